@@ -1,0 +1,1 @@
+"""chatdesk: a multi-tenant WhatsApp CRM with a guarded AI assistant."""

@@ -1,0 +1,1 @@
+"""Django system checks for the configuration (ids chatdesk.E001 ...)."""

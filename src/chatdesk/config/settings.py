@@ -1,0 +1,250 @@
+"""Django settings, derived from the validated environment in `chatdesk.config.env`.
+
+Nothing here reads `os.environ`: add a variable to `AppSettings` instead.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from chatdesk.config.env import DEFAULT_VAR_DIR, AppEnv, EmailProvider, load_environment
+from chatdesk.config.logging import build_logging_config
+
+ENVIRONMENT = load_environment()
+ENV = ENVIRONMENT.settings
+# Read by the startup guard and the system checks (chatdesk.config.checks).
+CHATDESK_CONFIG_PROBLEMS = ENVIRONMENT.problems
+APP_ENV = ENV.APP_ENV.value
+APP_BASE_URL = ENV.base_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = ENV.secret_key
+DEBUG = ENV.debug
+ALLOWED_HOSTS = ENV.allowed_hosts
+CSRF_TRUSTED_ORIGINS = [ENV.base_url, *ENV.CSRF_TRUSTED_ORIGINS]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "django_tasks_db",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.google",
+    "chatdesk.config.apps.ConfigAppConfig",
+    "chatdesk.common",
+    "chatdesk.tenancy",
+    "chatdesk.accounts",
+    "chatdesk.ops",
+    "chatdesk.jobs",
+    "chatdesk.web",
+]
+if ENV.APP_ENV is not AppEnv.PRODUCTION:
+    INSTALLED_APPS.append("chatdesk.devtools")
+
+MIDDLEWARE = [
+    "chatdesk.ops.request_id.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "chatdesk.config.urls"
+WSGI_APPLICATION = "chatdesk.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "chatdesk.tenancy.context_processors.workspace",
+            ],
+        },
+    },
+]
+
+if not ENV.DATABASE_URL:
+    DEFAULT_VAR_DIR.mkdir(exist_ok=True)  # the embedded SQLite file lives in ./var
+DATABASES = {
+    "default": dj_database_url.parse(ENV.database_url, conn_max_age=60, conn_health_checks=True)
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the web server and workers share the embedded database.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": ""}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# One shared cache for every process: Redis when configured, else the database. Login throttling
+# (allauth rate limits) lives here, so it holds across web processes in every mode.
+if ENV.REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": ENV.REDIS_URL,
+            "KEY_PREFIX": f"chatdesk:{APP_ENV}",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "chatdesk_cache",
+        }
+    }
+RATE_LIMIT_STORAGE_URI = ENV.rate_limit_storage_uri
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "inbound", "outbound", "bulk"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "tenancy:home"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# django-allauth: email + password, mandatory verification, invitation-only sign-up.
+ACCOUNT_ADAPTER = "chatdesk.accounts.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "chatdesk.accounts.adapter.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[chatdesk] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if ENV.base_url.startswith("https") else "http"
+# Failed logins: at most 10 a minute from one IP and 5 per 5 minutes for one account.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": "10/m/ip,5/5m/key",
+    "login": "30/m/ip",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "chatdesk"
+SOCIALACCOUNT_ONLY = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_PROVIDERS: dict = {}
+if ENV.OIDC_SERVER_URL and ENV.OIDC_CLIENT_ID and ENV.OIDC_CLIENT_SECRET:
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
+        "APPS": [
+            {
+                "provider_id": "oidc",
+                "name": ENV.OIDC_PROVIDER_NAME,
+                "client_id": ENV.OIDC_CLIENT_ID,
+                "secret": ENV.OIDC_CLIENT_SECRET.get_secret_value(),
+                "settings": {"server_url": ENV.OIDC_SERVER_URL},
+            }
+        ]
+    }
+if ENV.GOOGLE_CLIENT_ID and ENV.GOOGLE_CLIENT_SECRET:
+    SOCIALACCOUNT_PROVIDERS["google"] = {
+        "APPS": [
+            {
+                "client_id": ENV.GOOGLE_CLIENT_ID,
+                "secret": ENV.GOOGLE_CLIENT_SECRET.get_secret_value(),
+            }
+        ],
+        "SCOPE": ["profile", "email"],
+    }
+
+DEFAULT_FROM_EMAIL = ENV.from_email
+SERVER_EMAIL = ENV.from_email
+# Django 6.1 mailers: Resend through django-anymail in production, console or memory otherwise.
+if ENV.email_provider is EmailProvider.RESEND:
+    MAILERS = {
+        "default": {
+            "BACKEND": "anymail.backends.resend.EmailBackend",
+            "OPTIONS": {
+                "api_key": ENV.RESEND_API_KEY.get_secret_value() if ENV.RESEND_API_KEY else ""
+            },
+        }
+    }
+elif ENV.email_provider is EmailProvider.MEMORY:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+
+ENCRYPTION_KEYS = ENV.encryption_keys
+# Values the log redaction filter masks wherever they appear (chatdesk.ops.logging).
+REDACTED_VALUES = ENV.secret_values()
+LOGGING_CONFIG = "logging.config.dictConfig"
+LOGGING = build_logging_config(level=ENV.LOG_LEVEL, fmt=ENV.log_format.value)
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DEFAULT_VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if ENV.is_production
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if ENV.is_production:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Health probes come over plain http from the load balancer.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+
+SIMULATOR_ENABLED = ENV.SIMULATOR_ENABLED and not ENV.is_production

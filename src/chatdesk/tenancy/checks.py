@@ -1,0 +1,1 @@
+"""System checks for tenancy (registered in TenancyConfig.ready)."""

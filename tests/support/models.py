@@ -1,0 +1,1 @@
+"""Models that exist only in the test database, to exercise shared machinery."""
