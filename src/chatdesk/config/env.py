@@ -19,6 +19,8 @@ import base64
 import hashlib
 import ipaddress
 import os
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,7 +30,12 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
@@ -126,6 +133,20 @@ class AppSettings(BaseSettings):
     SIMULATOR_URL: str = Field(
         "http://127.0.0.1:8025", description="where the development simulator listens"
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the mapping `load_environment()` passes in: pydantic-settings would otherwise also
+        # read os.environ on every build, so a variable dropped as invalid (or absent from a test's
+        # mapping) would come back from the process environment.
+        return (init_settings,)
 
     @field_validator("ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", mode="before")
     @classmethod
@@ -292,7 +313,9 @@ URL_FIELDS_CHECKED_IN_PRODUCTION = (
 
 def check_http_url(value: str, *, show_value: bool = True) -> None:
     parts = urlsplit(value)
-    shown = f" (got {value!r})" if show_value else ""
+    # A URL can carry credentials (https://user:password@host): those are masked even here.
+    echoed = mask_url(value) if parts.password else value
+    shown = f" (got {echoed!r})" if show_value else ""
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError(f"must be an absolute http(s) URL like https://example.com{shown}")
     try:
@@ -310,7 +333,11 @@ def is_local_host(host: str | None) -> bool:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        try:
+            # Shorthand IPv4 forms that resolvers accept: 127.1, 2130706433, 0x7f000001.
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
     return address.is_loopback or address.is_unspecified
 
 
@@ -377,10 +404,10 @@ def load_environment(environ: Mapping[str, str] | None = None) -> Environment:
     declared = set(AppSettings.model_fields)
     provided = frozenset(k for k in declared if source.get(k, "").strip())
     problems: list[Problem] = []
+    bad: set[str] = set()
     try:
         settings = _build(source)
     except ValidationError as exc:
-        bad: set[str] = set()
         for error in exc.errors():
             variable = str(error["loc"][0]) if error["loc"] else "environment"
             bad.add(variable)
@@ -396,7 +423,9 @@ def load_environment(environ: Mapping[str, str] | None = None) -> Environment:
         # Re-read without the broken variables so the checklist can still show everything else.
         settings = _build({k: v for k, v in source.items() if k not in bad})
     if settings.is_production:
-        problems += production_problems(settings, provided)
+        # A variable already reported invalid was read as unset: its production rules would
+        # judge the development default instead (e.g. "contains the development key").
+        problems += [p for p in production_problems(settings, provided) if p.variable not in bad]
     return Environment(settings=settings, problems=problems, provided=provided)
 
 
@@ -531,21 +560,22 @@ def weak_secret_key_reason(value: str) -> str | None:
     return None
 
 
+# A leading label such as `sk_live_`, `re_` or `sk-proj-`: letters only, at most two segments.
+_MASK_LABEL = re.compile(r"(?:[A-Za-z]{1,6}[_-]){1,2}")
+# A label is shown only when at least this many characters stay hidden behind it.
+_MASK_MIN_HIDDEN = 12
+
+
 def mask(value: str | None) -> str:
     """Show enough of a secret to recognise it, never enough to use it: `sk_live_…9f2a`."""
     if not value:
         return ""
     if len(value) < 12:
         return "…" if len(value) < 8 else f"…{value[-2:]}"
-    prefix = ""
-    for separator in ("_", "-"):
-        head = value.split(separator)
-        if len(head) > 2 and len(head[0]) <= 6 and len(head[1]) <= 6:
-            prefix = separator.join(head[:2]) + separator
-            break
-        if len(head) > 1 and len(head[0]) <= 6:
-            prefix = head[0] + separator
-            break
+    label = _MASK_LABEL.match(value)
+    prefix = label.group(0) if label else ""
+    if len(value) - len(prefix) - 4 < _MASK_MIN_HIDDEN:
+        prefix = ""
     return f"{prefix}…{value[-4:]}"
 
 

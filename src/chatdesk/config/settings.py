@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from chatdesk.accounts.providers import socialaccount_providers_build
 from chatdesk.config.env import DEFAULT_VAR_DIR, AppEnv, EmailProvider, load_environment
 from chatdesk.config.logging import build_logging_config
 
@@ -33,6 +34,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_tasks_db",
+    # Before allauth, so its templates (accounts/templates/allauth/...) override allauth's own.
+    "chatdesk.accounts",
+    "chatdesk.crm",
+    "chatdesk.messaging",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -42,7 +47,6 @@ INSTALLED_APPS = [
     "chatdesk.config.apps.ConfigAppConfig",
     "chatdesk.common",
     "chatdesk.tenancy",
-    "chatdesk.accounts",
     "chatdesk.ops",
     "chatdesk.jobs",
     "chatdesk.web",
@@ -52,6 +56,7 @@ if ENV.APP_ENV is not AppEnv.PRODUCTION:
 
 MIDDLEWARE = [
     "chatdesk.ops.request_id.RequestIdMiddleware",
+    "chatdesk.ops.probes.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -97,6 +102,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["TEST"] = {"NAME": ""}
+else:
+    # A hung database must not hold a request (or the readiness probe) indefinitely.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One shared cache for every process: Redis when configured, else the database. Login throttling
@@ -117,6 +125,9 @@ else:
         }
     }
 RATE_LIMIT_STORAGE_URI = ENV.rate_limit_storage_uri
+# (seconds, count) pairs. Meta: 80 msg/s per business number by default; about one message per
+# 6 s to one customer with bursts up to 45 (see docs/ARCHITECTURE.md, "Outbound").
+OUTBOUND_RATE_LIMITS = {"number": [(1, 80)], "pair": [(270, 45)]}
 
 TASKS = {
     "default": {
@@ -162,33 +173,16 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }
+# In production gunicorn sits behind one reverse proxy (as SECURE_PROXY_SSL_HEADER assumes),
+# so REMOTE_ADDR is the proxy: without this every visitor would share one per-IP login budget.
+# allauth then takes the client from the last X-Forwarded-For entry, the one our proxy appended;
+# earlier entries are client-controlled and ignored.
+ALLAUTH_TRUSTED_PROXY_COUNT = 1 if ENV.is_production else 0
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "chatdesk"
 SOCIALACCOUNT_ONLY = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
-SOCIALACCOUNT_PROVIDERS: dict = {}
-if ENV.OIDC_SERVER_URL and ENV.OIDC_CLIENT_ID and ENV.OIDC_CLIENT_SECRET:
-    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
-        "APPS": [
-            {
-                "provider_id": "oidc",
-                "name": ENV.OIDC_PROVIDER_NAME,
-                "client_id": ENV.OIDC_CLIENT_ID,
-                "secret": ENV.OIDC_CLIENT_SECRET.get_secret_value(),
-                "settings": {"server_url": ENV.OIDC_SERVER_URL},
-            }
-        ]
-    }
-if ENV.GOOGLE_CLIENT_ID and ENV.GOOGLE_CLIENT_SECRET:
-    SOCIALACCOUNT_PROVIDERS["google"] = {
-        "APPS": [
-            {
-                "client_id": ENV.GOOGLE_CLIENT_ID,
-                "secret": ENV.GOOGLE_CLIENT_SECRET.get_secret_value(),
-            }
-        ],
-        "SCOPE": ["profile", "email"],
-    }
+SOCIALACCOUNT_PROVIDERS = socialaccount_providers_build(settings=ENV)
 
 DEFAULT_FROM_EMAIL = ENV.from_email
 SERVER_EMAIL = ENV.from_email
@@ -219,7 +213,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DEFAULT_VAR_DIR / "static"
+# collectstatic is a deploy step; development and tests serve static files from the apps.
+STATIC_ROOT = DEFAULT_VAR_DIR / "static" if ENV.is_production else None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

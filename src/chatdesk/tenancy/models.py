@@ -20,6 +20,12 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.AGENT: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
+def roles_assignable_by(role: str) -> list[Role]:
+    """Roles someone with `role` may give to others: their own rank or lower."""
+    rank = ROLE_RANK[Role(role)]
+    return [r for r in Role if ROLE_RANK[r] <= rank]
+
+
 class Workspace(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)

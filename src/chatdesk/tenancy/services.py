@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chatdesk.tenancy.models import Invitation, Membership, Role, Workspace
+from chatdesk.tenancy.selectors import user_has_email
 
 logger = logging.getLogger(__name__)
 
@@ -107,22 +108,38 @@ def invitation_send(*, invitation: Invitation) -> None:
     )
 
 
-@transaction.atomic
-def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
-    """Turn a pending invitation into a membership for `user`, whose email must match it."""
-    invitation = Invitation.dangerously_unscoped_objects.select_for_update().get(pk=invitation.pk)
+def invitation_validate(*, invitation: Invitation, user: AbstractBaseUser | None = None) -> None:
+    """Raise InvitationError when `invitation` cannot be accepted (by `user`, when given).
+
+    An invitation already accepted by this very user is valid: accepting it again is a no-op.
+    """
     if invitation.accepted_at is not None:
-        if invitation.accepted_by_id == user.pk:
-            return Membership.objects.for_workspace(invitation.workspace).get(user=user)
-        raise InvitationError("This invitation has already been used.")
+        if user is None or invitation.accepted_by_id != user.pk:
+            raise InvitationError("This invitation has already been used.")
+        return
     if invitation.revoked_at is not None:
         raise InvitationError("This invitation was withdrawn. Ask for a new one.")
     if invitation.expires_at <= timezone.now():
         raise InvitationError("This invitation has expired. Ask for a new one.")
-    if (user.email or "").strip().lower() != invitation.email:
+    if user is not None and not user_has_email(user=user, email=invitation.email):
         raise InvitationError(
             f"This invitation is for {invitation.email}. Sign in with that address to accept it."
         )
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
+    """Turn a pending invitation into a membership for `user`, whose email must match it."""
+    # Locked, so two concurrent accepts of one token cannot both pass the checks.
+    invitation = Invitation.dangerously_unscoped_objects.select_for_update().get(pk=invitation.pk)
+    invitation_validate(invitation=invitation, user=user)
+    if invitation.accepted_at is not None:  # accepted earlier by this same user
+        membership = (
+            Membership.objects.for_workspace(invitation.workspace).filter(user=user).first()
+        )
+        if membership is None:  # removed from the workspace since: the link cannot bring them back
+            raise InvitationError("This invitation has already been used.")
+        return membership
     existing = Membership.objects.for_workspace(invitation.workspace).filter(user=user).first()
     if existing is not None and existing.has_role(invitation.role):
         membership = existing  # never downgrade someone through an old invitation
@@ -133,6 +150,10 @@ def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Memb
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    logger.info(
+        "invitation accepted",
+        extra={"workspace_id": invitation.workspace_id, "invitation_id": invitation.pk},
+    )
     return membership
 
 
