@@ -231,3 +231,11 @@ def test_the_filter_never_raises_and_never_lets_a_registered_secret_through(
     record = make_record(msg, tuple(args) if as_tuple else (args,), **extra, leak=SECRET)
     for output in format_both(record):
         assert SECRET not in output
+
+
+def test_channel_keys_in_webhook_paths_are_shortened_in_logs():
+    from chatdesk.ops.redaction import redact_text
+
+    line = "Bad Request: /webhooks/kapso/AbCdEfGhIjKlMnOpQrStUvWx1234 (400)"
+    assert redact_text(line) == "Bad Request: /webhooks/kapso/AbCd… (400)"
+    assert "AbCdEfGhIjKl" not in redact_text("POST /webhooks/whatsapp/AbCdEfGhIjKlMnOp HTTP/1.1")

@@ -109,6 +109,15 @@ class AppSettings(BaseSettings):
     LLM_API_KEY: SecretStr | None = Field(None, description="LLM API key (optional)")
     LLM_MODEL: str | None = Field(None, description="LLM model name (optional)")
     LLM_TIMEOUT_SECONDS: int = Field(15, ge=1, le=120, description="LLM call timeout, seconds")
+    EMBEDDINGS_MODEL: str | None = Field(
+        None, description="embeddings model on the LLM endpoint, for the embeddings retriever"
+    )
+    WEBHOOK_EVENT_RETENTION_DAYS: int = Field(
+        30, ge=1, le=3650, description="days raw webhook events are kept for replay and audit"
+    )
+    INBOUND_RECONCILE_AFTER_SECONDS: int = Field(
+        120, ge=10, le=86400, description="re-enqueue inbound messages unprocessed after this"
+    )
     WHATSAPP_GRAPH_BASE_URL: str = Field(
         "https://graph.facebook.com", description="Meta Graph API base URL"
     )

@@ -159,6 +159,11 @@ _SHAPES_RE = re.compile(
     )
 )
 _SLACK_WEBHOOK_RE = re.compile(r"(?P<base>hooks\.slack\.com/services/)[^\s\"'<>]+")
+# A channel key in a webhook path is a capability (whoever knows it may post forged-looking
+# events that still fail the signature check, but it should not spread): keep a short prefix.
+_WEBHOOK_PATH_RE = re.compile(
+    r"(?P<base>/webhooks/(?:whatsapp|kapso|leads)/)(?P<head>[A-Za-z0-9_-]{4})[A-Za-z0-9_-]+"
+)
 
 
 def redact_text(text: str) -> str:
@@ -175,6 +180,7 @@ def redact_text(text: str) -> str:
     text = _DIGEST_RE.sub(lambda m: f"{m['algo']}={REDACTED}", text)
     text = _WORD_THEN_BLOB_RE.sub(lambda m: f"{m['word']}{m['space']}{REDACTED}", text)
     text = _SHAPES_RE.sub(REDACTED, text)
+    text = _WEBHOOK_PATH_RE.sub(lambda m: f"{m['base']}{m['head']}…", text)
     return _SLACK_WEBHOOK_RE.sub(lambda m: f"{m['base']}{REDACTED}", text)
 
 
