@@ -8,8 +8,10 @@ fails `test_every_tenant_url_has_sample_arguments`, so it cannot escape the cros
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -24,6 +26,13 @@ SAMPLE_KWARGS: dict[str, Callable[[TenantWorld], dict]] = {
     "tenancy:invitation-create": lambda world: {},
     "tenancy:invitation-revoke": lambda world: {"invitation_id": world.invitation.pk},
 }
+
+# Other areas declare their own samples in tests/<area>/tenant_url_samples.py (a SAMPLE_KWARGS
+# dict of the same shape), so each area owns its entries and none are forgotten.
+for _module in sorted(Path(__file__).resolve().parents[1].glob("*/tenant_url_samples.py")):
+    SAMPLE_KWARGS.update(
+        importlib.import_module(f"tests.{_module.parent.name}.tenant_url_samples").SAMPLE_KWARGS
+    )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "chatdesk.accounts",
     "chatdesk.crm",
     "chatdesk.messaging",
+    "chatdesk.inbox",
+    "chatdesk.reports",
     "allauth",
     "allauth.account",
     "allauth.mfa",

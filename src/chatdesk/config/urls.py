@@ -12,6 +12,9 @@ urlpatterns = [
     path("webhooks/", include("chatdesk.integrations.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    path("w/<slug:workspace_slug>/inbox/", include("chatdesk.inbox.urls")),
+    path("w/<slug:workspace_slug>/contacts/", include("chatdesk.crm.urls")),
+    path("w/<slug:workspace_slug>/dashboard/", include("chatdesk.reports.urls")),
     path("", include("chatdesk.tenancy.urls")),
 ]
 

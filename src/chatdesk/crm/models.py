@@ -16,16 +16,66 @@ from chatdesk.tenancy.scoping import WorkspaceScopedModel
 SERVICE_WINDOW = timedelta(hours=24)
 
 
+class Label(WorkspaceScopedModel):
+    name = models.CharField(max_length=50)
+    color = models.CharField(max_length=7, default="#0f766e", help_text="#rrggbb")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="label_unique_name")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    QUALIFIED = "qualified", "Qualified"
+    APPLIED = "applied", "Applied"
+    ENROLLED = "enrolled", "Enrolled"
+    LOST = "lost", "Lost"
+
+
+class LeadSource(models.TextChoices):
+    WHATSAPP = "whatsapp", "WhatsApp"
+    AUTOMATION = "automation", "Automation (n8n)"
+    IMPORT = "import", "Import"
+    MANUAL = "manual", "Manual"
+
+
 class Contact(WorkspaceScopedModel):
     wa_id = models.CharField(max_length=32, help_text="WhatsApp id (digits of the number)")
     phone = models.CharField(max_length=32, help_text="E.164, e.g. +6281234567890")
     name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    lead_status = models.CharField(
+        max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW
+    )
+    source = models.CharField(
+        max_length=16, choices=LeadSource.choices, default=LeadSource.WHATSAPP
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_contacts",
+    )
+    custom_fields = models.JSONField(default=dict, blank=True)
+    labels = models.ManyToManyField(Label, blank=True, related_name="contacts")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["workspace", "wa_id"], name="contact_unique_wa_id")
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at", "-id"], name="contact_list_idx"),
+            models.Index(fields=["workspace", "lead_status"], name="contact_status_idx"),
         ]
 
     def __str__(self) -> str:
@@ -63,6 +113,11 @@ class Conversation(WorkspaceScopedModel):
     needs_template = models.BooleanField(
         default=False, help_text="A free-text send failed outside the 24-hour window"
     )
+    assistant_paused = models.BooleanField(
+        default=False, help_text="A human took over: the assistant does not answer here"
+    )
+    unread_count = models.PositiveIntegerField(default=0)
+    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -136,6 +191,9 @@ class Message(WorkspaceScopedModel):
         "messaging.Channel", on_delete=models.PROTECT, related_name="messages"
     )
     direction = models.CharField(max_length=3, choices=Direction.choices)
+    is_private_note = models.BooleanField(
+        default=False, help_text="Visible to the team only; never sent to the customer"
+    )
     author = models.CharField(max_length=16, choices=Author.choices)
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -187,3 +245,28 @@ class Message(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.type} {self.provider_message_id or self.pk}"
+
+
+class ContactNote(WorkspaceScopedModel):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class LeadStatusChange(WorkspaceScopedModel):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="status_history")
+    from_status = models.CharField(max_length=16, choices=LeadStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=LeadStatus.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at"]

@@ -1,0 +1,1 @@
+SAMPLE_KWARGS = {"inbox:index": lambda world: {}}
