@@ -110,9 +110,12 @@ class EncryptedTextField(models.TextField):
     # --- forms ---------------------------------------------------------------------------------
 
     def formfield(self, **kwargs):
-        # A password input never renders the stored secret back into the page.
-        widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
-        return super().formfield(**{"widget": widget, **kwargs})
+        # A password input never renders the stored secret back into the page. It wins over a
+        # caller's widget (the admin swaps every TextField for a textarea, which would show it).
+        kwargs["widget"] = forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password"}
+        )
+        return super().formfield(**kwargs)
 
     def save_form_data(self, instance, data):
         # The form never showed the current secret, so an empty submission on an existing

@@ -4,13 +4,21 @@ Flow: `message_send_text` checks the 24-hour window, stores the message as `queu
 `message_deliver` in the same transaction. The job moves the row `queued -> sending` and commits
 BEFORE calling the provider, so a re-run (retry, reaper after a crash) that finds `sending` knows
 a call may have gone out and does not repeat it.
+
+At most once, by design: WhatsApp's send API takes no idempotency key, so when a run dies after
+the call and before recording its answer (or the answer never arrives: a read timeout), nobody can
+tell whether the customer got the message. Such a message is marked failed with an "outcome
+unknown" reason for an agent to check, never re-sent. Everything that certainly did not reach the
+provider (connection failures, throughput and pair-rate refusals, 5xx) is retried with backoff.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.db import transaction
+from django.tasks import TaskResultStatus
 from django.utils import timezone
 
 from chatdesk.crm.models import (
@@ -20,11 +28,16 @@ from chatdesk.crm.models import (
     Message,
     MessageStatus,
 )
+from chatdesk.jobs.retry import with_database_retries
 from chatdesk.messaging.providers import OutsideWindowError, ProviderError, provider_for
 from chatdesk.messaging.ratelimits import send_slot_acquire
 from chatdesk.messaging.services import status_reports_apply
 
 logger = logging.getLogger(__name__)
+
+OUTCOME_UNKNOWN = "Delivery outcome unknown"
+# A provider's Retry-After beyond this is not trusted blindly (the job's backoff stops there too).
+MAX_RETRY_AFTER_SECONDS = 900.0
 
 
 class SendRefusedError(Exception):
@@ -87,8 +100,18 @@ class DeliverOutcome:
     DEFERRED = "deferred"  # our own send limits: try again later, not an attempt
 
 
-def message_deliver_once(*, message_id: int, last_attempt: bool = False, client=None):
-    """One delivery attempt. Returns (outcome, retry_after_seconds)."""
+def message_deliver_once(
+    *,
+    message_id: int,
+    last_attempt: bool = False,
+    task_id: str | None = None,
+    client=None,
+) -> tuple[str, float]:
+    """One delivery attempt. Returns (outcome, seconds to wait before the next one).
+
+    `task_id` is the job row running this attempt (so it does not count itself as a concurrent
+    delivery of the same message).
+    """
     with transaction.atomic():
         message = (
             Message.dangerously_unscoped_objects.select_for_update()
@@ -99,9 +122,18 @@ def message_deliver_once(*, message_id: int, last_attempt: bool = False, client=
         if message is None:
             return DeliverOutcome.SKIPPED, 0.0
         if message.status == MessageStatus.SENDING:
-            # A previous run crashed between committing `sending` and recording the result: the
+            if _delivery_in_flight(message_id=message_id, exclude_task_id=task_id):
+                # A duplicate job while another run is calling the provider: that run records
+                # the answer. (If its worker dies, the reaper's re-run lands in the branch below.)
+                return DeliverOutcome.SKIPPED, 0.0
+            # A previous run died between committing `sending` and recording the result: the
             # provider may have the message. Never risk sending it twice.
-            _fail(message, "", "Delivery outcome unknown after an interrupted send; not re-sent.")
+            _fail(
+                message,
+                "",
+                f"{OUTCOME_UNKNOWN}: the send was interrupted after reaching out to the "
+                "provider; not re-sent. Check with the customer before sending it again.",
+            )
             return DeliverOutcome.FAILED, 0.0
         if message.status != MessageStatus.QUEUED:
             return DeliverOutcome.SKIPPED, 0.0  # already sent or failed: a duplicate job run
@@ -122,41 +154,74 @@ def message_deliver_once(*, message_id: int, last_attempt: bool = False, client=
         message.send_attempts += 1
         message.save(update_fields=["status", "send_attempts"])
 
-    provider = provider_for(message.channel, client=client)
-    try:
-        result = provider.send_text(
-            to=message.conversation.contact.wa_id,
-            body=message.text,
-            reply_to=message.reply_to_provider_id,
-        )
-    except OutsideWindowError as error:
-        with transaction.atomic():
-            _fail(message, error.code, error.reason)
-            _needs_template(message)
-        return DeliverOutcome.FAILED, 0.0
-    except ProviderError as error:
-        with transaction.atomic():
+    # The row is committed as `sending`: if this run dies before recording the answer, a re-run
+    # reports "outcome unknown" instead of sending again. Recording rides out a short database
+    # outage, so a message the provider accepted is not reported unknown because of a blip.
+    with provider_for(message.channel, client=client) as provider:
+        try:
+            result = provider.send_text(
+                to=message.conversation.contact.wa_id,
+                body=message.text,
+                reply_to=message.reply_to_provider_id,
+            )
+        except OutsideWindowError as error:
+            with_database_retries(partial(_fail_outside_window, message, error))
+            return DeliverOutcome.FAILED, 0.0
+        except ProviderError as error:
             if error.retryable and not last_attempt:
-                # The provider refused it: nothing was sent, so going back to `queued` is safe.
-                Message.dangerously_unscoped_objects.filter(pk=message.pk).update(
-                    status=MessageStatus.QUEUED, error_code=error.code, error_reason=error.reason
-                )
-                return DeliverOutcome.RETRY, error.retry_after or 0.0
-            _fail(message, error.code, error.reason)
-        return DeliverOutcome.FAILED, 0.0
-    with transaction.atomic():
-        Message.dangerously_unscoped_objects.filter(pk=message.pk).update(
-            provider_message_id=result.provider_message_id,
-            status=MessageStatus.SENT,
-            status_at=timezone.now(),
-            error_code="",
-            error_reason="",
-        )
-        # A status report may have arrived before we learnt the id: apply it now.
-        status_reports_apply(
-            channel=message.channel, provider_message_id=result.provider_message_id
-        )
+                with_database_retries(partial(_requeue, message, error))
+                wait = min(error.retry_after or 0.0, MAX_RETRY_AFTER_SECONDS)
+                return DeliverOutcome.RETRY, wait
+            reason = error.reason
+            if error.outcome_unknown:
+                reason = f"{OUTCOME_UNKNOWN} ({error.reason}); not re-sent."
+            with_database_retries(partial(_fail, message, error.code, reason))
+            return DeliverOutcome.FAILED, 0.0
+    with_database_retries(partial(_record_sent, message, result.provider_message_id))
     return DeliverOutcome.SENT, 0.0
+
+
+def _delivery_in_flight(*, message_id: int, exclude_task_id: str | None) -> bool:
+    """Another job row is RUNNING a delivery of this message right now."""
+    from django_tasks_db.models import DBTaskResult
+
+    from chatdesk.messaging.tasks import message_deliver
+
+    running = DBTaskResult.objects.filter(
+        task_path=message_deliver.module_path,
+        status=TaskResultStatus.RUNNING,
+        args_kwargs__kwargs__message_id=message_id,
+    )
+    if exclude_task_id:
+        running = running.exclude(id=exclude_task_id)
+    return running.exists()
+
+
+@transaction.atomic
+def _record_sent(message: Message, provider_message_id: str) -> None:
+    Message.dangerously_unscoped_objects.filter(pk=message.pk).update(
+        provider_message_id=provider_message_id,
+        status=MessageStatus.SENT,
+        status_at=timezone.now(),
+        error_code="",
+        error_reason="",
+    )
+    # A status report may have arrived before we learnt the id: apply it now.
+    status_reports_apply(channel=message.channel, provider_message_id=provider_message_id)
+
+
+@transaction.atomic
+def _requeue(message: Message, error: ProviderError) -> None:
+    # The provider refused it: nothing was sent, so going back to `queued` is safe.
+    Message.dangerously_unscoped_objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=MessageStatus.QUEUED, error_code=error.code, error_reason=error.reason
+    )
+
+
+@transaction.atomic
+def _fail_outside_window(message: Message, error: ProviderError) -> None:
+    _fail(message, error.code, error.reason)
+    _needs_template(message)
 
 
 def _fail(message: Message, code: str, reason: str) -> None:

@@ -37,15 +37,23 @@ def _items(kind: str) -> list[RateLimitItemPerSecond]:
 def send_slot_acquire(*, phone_number_id: str, wa_id: str) -> float:
     """Take one send slot for this number and customer. 0 when taken, else seconds to wait.
 
-    Both limits are checked before either is consumed, so a refused send costs nothing.
+    Every limit is tested before any is consumed, so a send refused by the pair limit does not
+    use up the number's throughput. Each hit is itself atomic in the storage: when concurrent
+    workers race for the last slot, the loser is told to wait too (the slots it took before
+    losing are lost, which errs on the side of sending less).
     """
     rules = [(item, ("number", phone_number_id)) for item in _items("number")]
     rules += [(item, ("pair", phone_number_id, wa_id)) for item in _items("pair")]
     rate_limiter = limiter()
     for item, key in rules:
         if not rate_limiter.test(item, *key):
-            reset_at = rate_limiter.get_window_stats(item, *key).reset_time
-            return max(0.5, reset_at - time.time())
+            return _wait(rate_limiter, item, key)
     for item, key in rules:
-        rate_limiter.hit(item, *key)
+        if not rate_limiter.hit(item, *key):
+            return _wait(rate_limiter, item, key)
     return 0.0
+
+
+def _wait(rate_limiter: MovingWindowRateLimiter, item: RateLimitItemPerSecond, key) -> float:
+    reset_at = rate_limiter.get_window_stats(item, *key).reset_time
+    return max(0.5, reset_at - time.time())

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from chatdesk.crm.models import (
@@ -154,6 +154,7 @@ def _conversation_record_inbound(*, conversation: Conversation, message: Message
         last_inbound_at=at, needs_template=False
     )
     updates.filter(status=ConversationStatus.RESOLVED).update(status=ConversationStatus.OPEN)
+    updates.update(unread_count=F("unread_count") + 1)  # in SQL: concurrent inbounds all count
     if message.unsupported:
         updates.update(needs_human=True)
 

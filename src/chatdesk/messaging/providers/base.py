@@ -22,6 +22,19 @@ logger = logging.getLogger(__name__)
 RETRYABLE_CODES = frozenset({"4", "80007", "130429", "131056", "131057"})
 OUTSIDE_WINDOW_CODE = "131047"
 TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=3.0)
+REASON_MAX_LENGTH = 500
+
+# Raised before any byte of the request reached the provider: retrying cannot send twice.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Our own request or configuration is wrong: retrying cannot help.
+REQUEST_ERRORS = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)
+USER_AGENT = "chatdesk/1.0"
+
+
+def http_client(*, timeout: httpx.Timeout = TIMEOUT) -> httpx.Client:
+    """Every provider HTTP call goes through a client made here (tests replace this function)."""
+    # Meta's media links have been seen to refuse clients without a User-Agent.
+    return httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
 
 
 class ProviderError(Exception):
@@ -62,8 +75,20 @@ class MessagingProvider(ABC):
 
     def __init__(self, channel, *, client: httpx.Client | None = None):
         self.channel = channel
-        self.client = client or httpx.Client(timeout=TIMEOUT)
+        self._owns_client = client is None
+        self.client = client or http_client()
         register_secret(channel.api_token)  # never let the token reach a log line
+
+    def close(self) -> None:
+        """Release the connections of a client this adapter created (not an injected one)."""
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     @abstractmethod
     def messages_url(self) -> str: ...
@@ -126,34 +151,36 @@ class MessagingProvider(ABC):
             response = self.client.post(
                 self.messages_url(), json=payload, headers=self.auth_headers()
             )
-        except httpx.ConnectError as exc:
+        except NOT_SENT_ERRORS as exc:
             raise ProviderError(
                 f"cannot reach provider ({type(exc).__name__})", retryable=True
             ) from None
-        except httpx.ConnectTimeout:
-            raise ProviderError("provider connect timeout", retryable=True) from None
-        except httpx.TimeoutException as exc:
-            # The request may have been accepted: retrying could send the message twice.
-            raise ProviderError(
-                f"provider timeout after sending ({type(exc).__name__})", outcome_unknown=True
-            ) from None
+        except REQUEST_ERRORS as exc:
+            raise ProviderError(f"invalid provider request ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
+            # ReadTimeout, WriteTimeout, ReadError, RemoteProtocolError, ...: the request may have
+            # been accepted, and Meta's API takes no idempotency key, so a retry could send the
+            # message twice.
             raise ProviderError(
-                f"provider HTTP error ({type(exc).__name__})", retryable=True
+                f"no answer from provider after sending ({type(exc).__name__})",
+                outcome_unknown=True,
             ) from None
         return classify_response(response)
 
 
 def classify_response(response: httpx.Response) -> dict:
+    """The answer's JSON on success; else a ProviderError classified by `error.code`."""
     try:
         data = response.json()
     except ValueError:
-        data = {}
-    if response.is_success and isinstance(data, dict) and "error" not in data:
-        return data
+        data = None
+    if response.is_success and not (isinstance(data, dict) and "error" in data):
+        # A 2xx without a JSON object (a proxy's page, say) is still not a refusal: `_send`
+        # reports the missing message id as an unknown outcome instead of a failure.
+        return data if isinstance(data, dict) else {}
     error = data.get("error") if isinstance(data, dict) else None
     error = error if isinstance(error, dict) else {}
-    code = str(error.get("code", ""))
+    code = str(error.get("code", ""))[:32]
     details = (
         (error.get("error_data") or {}).get("details")
         if isinstance(error.get("error_data"), dict)
@@ -161,6 +188,7 @@ def classify_response(response: httpx.Response) -> dict:
     )
     reason = str(details or error.get("message") or error.get("title") or response.reason_phrase)
     reason = f"{code}: {reason}" if code else f"HTTP {response.status_code}: {reason}"
+    reason = reason[:REASON_MAX_LENGTH]
     retry_after = _retry_after(response)
     if code == OUTSIDE_WINDOW_CODE:
         raise OutsideWindowError(reason, code=code)
