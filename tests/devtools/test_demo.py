@@ -1,44 +1,26 @@
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from chatdesk.devtools.seed import DEMO_EMAIL, DEMO_PASSWORD, DemoRefusedError, demo_seed
+from chatdesk.config.env import load_environment
+from chatdesk.devtools.seed import (
+    DEMO_CHANNEL_ACCESS_TOKEN,
+    DEMO_CHANNEL_APP_SECRET,
+    DEMO_CHANNEL_PHONE_NUMBER_ID,
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    DemoRefusedError,
+    demo_seed,
+)
+from chatdesk.messaging.models import Channel
 from chatdesk.ops.checks import check_no_demo_data_in_production
+from chatdesk.ops.management.commands.demo import demo_processes
 from chatdesk.tenancy.models import Membership, Role, Workspace
-
-ROOT = Path(__file__).resolve().parents[2]
-
-PRODUCTION_ENV = {
-    "APP_ENV": "production",
-    "SECRET_KEY": "Xk2v9Qp7Lm4Rt8Wz1Nb6Hc3Jd5Fg0Ys7Ua2Ie9Ow4Pq1Lr8Tk3Mz6Vb5Nc0Xa7Sd",
-    "DATABASE_URL": "postgres://chatdesk:pw@db.internal.example.com:5432/chatdesk",
-    "REDIS_URL": "redis://cache.internal.example.com:6379/0",
-    "APP_BASE_URL": "https://crm.example.com",
-    "ALLOWED_HOSTS": "crm.example.com",
-    "ENCRYPTION_KEYS": "q8mJ1ZkK3f0b1c6B5lW8oY4tqjz3r8Fv0Qp2XhN6dHo=",
-    "EMAIL_PROVIDER": "resend",
-    "RESEND_API_KEY": "re_live_abcdefghijklmnop",
-    "DEFAULT_FROM_EMAIL": "chatdesk <noreply@example.com>",
-}
-
-
-def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env={**base, **env, "DJANGO_SETTINGS_MODULE": "chatdesk.config.settings"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.devtools.helpers import PRODUCTION_ENV, run_python
 
 
 @pytest.mark.django_db
@@ -118,3 +100,58 @@ print(json.dumps({"apps": settings.INSTALLED_APPS, "routes": routes}))
     assert development.returncode == 0, development.stderr
     dev_routes = json.loads(development.stdout)["routes"]
     assert any(route.startswith("dev/") for route, _ in dev_routes)
+
+
+@pytest.mark.django_db
+def test_demo_seed_creates_one_demo_channel_with_the_published_credentials():
+    first = demo_seed().channel
+    first.signing_secret = "edited-by-someone"
+    first.is_active = False
+    first.save()
+
+    second = demo_seed().channel
+
+    assert second.pk == first.pk
+    assert Channel.objects.for_workspace(second.workspace).count() == 1
+    second.refresh_from_db()
+    assert (second.kind, second.phone_number_id) == ("meta", DEMO_CHANNEL_PHONE_NUMBER_ID)
+    assert second.signing_secret == DEMO_CHANNEL_APP_SECRET
+    assert second.api_token == DEMO_CHANNEL_ACCESS_TOKEN
+    assert second.is_active
+
+
+@pytest.mark.django_db
+def test_demo_banner_shows_the_app_login_and_simulator_urls():
+    out = StringIO()
+    call_command("demo", "--seed-only", "--simulator-port", "8031", stdout=out)
+
+    banner = out.getvalue()
+    assert "URL:       http://127.0.0.1:8000/" in banner
+    assert f"Login:     {DEMO_EMAIL}" in banner
+    assert "Simulator: http://127.0.0.1:8031/" in banner
+
+
+def test_demo_runs_the_simulator_wired_to_the_demo_channel_and_the_app():
+    processes = demo_processes(host="127.0.0.1", port=8000, simulator_port=8031, simulate=True)
+
+    assert set(processes) == {"web", "worker", "simulator"}
+    argv, _ = processes["simulator"]
+    assert argv[1:] == [
+        "-m",
+        "chatdesk",
+        "simulator",
+        "--from-demo",
+        "--port",
+        "8031",
+        "--app-url",
+        "http://127.0.0.1:8000",
+    ]
+    # Web and worker send to the simulator instead of Meta (read through the settings schema).
+    for _, env in processes.values():
+        assert env["SIMULATOR_ENABLED"] == "true"
+        assert env["SIMULATOR_URL"] == "http://127.0.0.1:8031"
+        assert load_environment(env).settings.SIMULATOR_ENABLED is True
+
+    without = demo_processes(host="127.0.0.1", port=8000, simulator_port=8031, simulate=False)
+    assert set(without) == {"web", "worker"}
+    assert all(env is None for _, env in without.values())

@@ -288,7 +288,15 @@ class Supervisor:
             raise
         finally:
             self._shutdown()
-        failed = [code for child in self.children for code in child.exit_codes if code != 0]
+        # A child ended by the same SIGINT/SIGTERM that stopped us (Ctrl+C reaches the whole process
+        # group) is a normal shutdown, not an error.
+        stopped_by = {-int(signal.SIGTERM), -int(signal.SIGINT)} if self.signals_received else set()
+        failed = [
+            code
+            for child in self.children
+            for code in child.exit_codes
+            if code != 0 and code not in stopped_by
+        ]
         if failed:
             raise CommandError(f"{len(failed)} worker process(es) exited with an error: {failed}")
 
