@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "chatdesk.messaging",
     "chatdesk.inbox",
     "chatdesk.reports",
+    "chatdesk.audit",
+    "chatdesk.workspace_settings",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -213,6 +215,10 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# Customers' attachments: private files, never routed publicly (served through an
+# authenticated view when the inbox needs them).
+MEDIA_ROOT = DEFAULT_VAR_DIR / "media"
 
 STATIC_URL = "static/"
 # collectstatic is a deploy step; development and tests serve static files from the apps.

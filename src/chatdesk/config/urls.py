@@ -15,6 +15,7 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/inbox/", include("chatdesk.inbox.urls")),
     path("w/<slug:workspace_slug>/contacts/", include("chatdesk.crm.urls")),
     path("w/<slug:workspace_slug>/dashboard/", include("chatdesk.reports.urls")),
+    path("w/<slug:workspace_slug>/settings/", include("chatdesk.workspace_settings.urls")),
     path("", include("chatdesk.tenancy.urls")),
 ]
 

@@ -7,11 +7,14 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.decorators.http import require_http_methods
 from django.views.generic import TemplateView
 
+from chatdesk.audit.models import AuditAction
+from chatdesk.audit.services import audit_actor, audit_record
 from chatdesk.tenancy.forms import InvitationForm
 from chatdesk.tenancy.invitation_session import invitation_forget, invitation_remember
 from chatdesk.tenancy.mixins import SESSION_KEY, WorkspaceViewMixin
@@ -90,12 +93,21 @@ class InvitationCreateView(TeamView):
         if not form.is_valid():
             # The team page again, with the errors next to the fields; nothing was saved.
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        invitation, created = invitation_create(
-            workspace=self.workspace,
-            email=form.cleaned_data["email"],
-            role=form.cleaned_data["role"],
-            invited_by=request.user,
-        )
+        with transaction.atomic():
+            invitation, created = invitation_create(
+                workspace=self.workspace,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,
+            )
+            audit_record(
+                workspace=self.workspace,
+                action=AuditAction.INVITATION_CREATED,
+                actor=audit_actor(request),
+                target=invitation,
+                target_label=invitation.email,
+                details={"role": invitation.role, "resent": not created},
+            )
         try:
             invitation_send(invitation=invitation)
         except Exception:
@@ -125,7 +137,16 @@ class InvitationRevokeView(WorkspaceViewMixin, View):
         invitation = get_object_or_404(open_invitations, pk=invitation_id)
         if not self.membership.has_role(invitation.role):
             raise PermissionDenied(f"Only an {invitation.role} can withdraw this invitation.")
-        invitation_revoke(invitation=invitation)
+        with transaction.atomic():
+            invitation_revoke(invitation=invitation)
+            audit_record(
+                workspace=self.workspace,
+                action=AuditAction.INVITATION_REVOKED,
+                actor=audit_actor(request),
+                target=invitation,
+                target_label=invitation.email,
+                details={"role": invitation.role},
+            )
         messages.success(request, f"Invitation for {invitation.email} withdrawn.")
         return redirect("tenancy:team", workspace_slug=self.workspace.slug)
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WorkspaceSettingsConfig(AppConfig):
+    name = "chatdesk.workspace_settings"
+    verbose_name = "Workspace settings"

@@ -1,0 +1,33 @@
+"""Sample URL arguments for the cross-workspace walk (tests/tenancy/tenant_urls.py)."""
+
+from chatdesk.messaging.models import Channel
+from chatdesk.tenancy.models import Membership
+from tests.factories import make_channel
+
+
+def _channel_id(world) -> dict:
+    channel = Channel.objects.for_workspace(world.workspace).order_by("pk").first()
+    return {"channel_id": (channel or make_channel(world.workspace)).pk}
+
+
+def _agent_membership_id(world) -> dict:
+    membership = Membership.objects.for_workspace(world.workspace).get(user=world.agent)
+    return {"membership_id": membership.pk}
+
+
+SAMPLE_KWARGS = {
+    "workspace_settings:index": lambda world: {},
+    "workspace_settings:team": lambda world: {},
+    "workspace_settings:team-invite": lambda world: {},
+    "workspace_settings:team-invitation-revoke": lambda world: {
+        "invitation_id": world.invitation.pk
+    },
+    "workspace_settings:member-role": _agent_membership_id,
+    "workspace_settings:member-remove": _agent_membership_id,
+    "workspace_settings:integrations": lambda world: {},
+    "workspace_settings:channel-active": _channel_id,
+    "workspace_settings:channel-credentials": _channel_id,
+    "workspace_settings:channel-rotation-finish": _channel_id,
+    "workspace_settings:channel-verify-token": _channel_id,
+    "workspace_settings:channel-test-event": _channel_id,
+}
