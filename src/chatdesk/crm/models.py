@@ -126,8 +126,32 @@ class Conversation(WorkspaceScopedModel):
                 fields=["channel", "contact"], name="conversation_unique_channel_contact"
             )
         ]
+        # The inbox lists newest activity first and pages by (last_message_at, id): each filter
+        # gets an index that ends with that order, so a filtered page is one index range scan.
         indexes = [
-            models.Index(fields=["workspace", "-last_message_at", "-id"], name="conv_inbox_idx")
+            models.Index(fields=["workspace", "-last_message_at", "-id"], name="conv_inbox_idx"),
+            models.Index(
+                fields=["workspace", "status", "-last_message_at", "-id"], name="conv_status_idx"
+            ),
+            models.Index(
+                fields=["workspace", "assignee", "-last_message_at", "-id"],
+                name="conv_assignee_idx",
+            ),
+            models.Index(
+                fields=["workspace", "channel", "-last_message_at", "-id"],
+                name="conv_channel_idx",
+            ),
+            # Partial: only the few flagged conversations are indexed.
+            models.Index(
+                fields=["workspace", "-last_message_at", "-id"],
+                condition=Q(needs_human=True),
+                name="conv_needs_human_idx",
+            ),
+            models.Index(
+                fields=["workspace", "-last_message_at", "-id"],
+                condition=Q(needs_template=True),
+                name="conv_needs_template_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -241,6 +265,8 @@ class Message(WorkspaceScopedModel):
             models.Index(
                 fields=["direction", "processed_at", "created_at"], name="msg_unprocessed_idx"
             ),
+            # The open thread polls for messages stored after the newest one it shows.
+            models.Index(fields=["conversation", "id"], name="msg_conv_id_idx"),
         ]
 
     def __str__(self) -> str:
