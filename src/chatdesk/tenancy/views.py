@@ -84,6 +84,64 @@ class TeamView(WorkspaceViewMixin, TemplateView):
         return context
 
 
+def invitation_invite(request, *, workspace, form: InvitationForm) -> None:
+    """Create (or refresh) the invitation, audit it, email it, and tell the user what happened.
+
+    Shared by the team page and Settings > Team, which differ only in where they return to.
+    """
+    with transaction.atomic():
+        invitation, created = invitation_create(
+            workspace=workspace,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            invited_by=request.user,
+        )
+        audit_record(
+            workspace=workspace,
+            action=AuditAction.INVITATION_CREATED,
+            actor=audit_actor(request),
+            target=invitation,
+            target_label=invitation.email,
+            details={"role": invitation.role, "resent": not created},
+        )
+    try:
+        invitation_send(invitation=invitation)
+    except Exception:
+        # The invitation is saved; inviting the address again re-sends the same one.
+        logger.exception("invitation email failed", extra={"invitation_id": invitation.pk})
+        messages.error(
+            request,
+            f"The invitation for {invitation.email} is saved, but the email could not be "
+            "sent. Invite the address again to retry.",
+        )
+    else:
+        verb = "Invitation sent" if created else "Invitation sent again"
+        messages.success(request, f"{verb} to {invitation.email}.")
+
+
+def invitation_withdraw(request, *, workspace, membership, invitation_id: int) -> None:
+    """Withdraw an open invitation of this workspace (404 otherwise) and audit it."""
+    # Looked up inside this workspace only: another workspace's id is a 404, and so is an
+    # invitation already accepted or withdrawn.
+    open_invitations = Invitation.objects.for_workspace(workspace).filter(
+        accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    invitation = get_object_or_404(open_invitations, pk=invitation_id)
+    if not membership.has_role(invitation.role):
+        raise PermissionDenied(f"Only an {invitation.role} can withdraw this invitation.")
+    with transaction.atomic():
+        invitation_revoke(invitation=invitation)
+        audit_record(
+            workspace=workspace,
+            action=AuditAction.INVITATION_REVOKED,
+            actor=audit_actor(request),
+            target=invitation,
+            target_label=invitation.email,
+            details={"role": invitation.role},
+        )
+    messages.success(request, f"Invitation for {invitation.email} withdrawn.")
+
+
 class InvitationCreateView(TeamView):
     required_role = Role.ADMIN
     http_method_names = ["post"]
@@ -93,34 +151,7 @@ class InvitationCreateView(TeamView):
         if not form.is_valid():
             # The team page again, with the errors next to the fields; nothing was saved.
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        with transaction.atomic():
-            invitation, created = invitation_create(
-                workspace=self.workspace,
-                email=form.cleaned_data["email"],
-                role=form.cleaned_data["role"],
-                invited_by=request.user,
-            )
-            audit_record(
-                workspace=self.workspace,
-                action=AuditAction.INVITATION_CREATED,
-                actor=audit_actor(request),
-                target=invitation,
-                target_label=invitation.email,
-                details={"role": invitation.role, "resent": not created},
-            )
-        try:
-            invitation_send(invitation=invitation)
-        except Exception:
-            # The invitation is saved; inviting the address again re-sends the same one.
-            logger.exception("invitation email failed", extra={"invitation_id": invitation.pk})
-            messages.error(
-                request,
-                f"The invitation for {invitation.email} is saved, but the email could not be "
-                "sent. Invite the address again to retry.",
-            )
-        else:
-            verb = "Invitation sent" if created else "Invitation sent again"
-            messages.success(request, f"{verb} to {invitation.email}.")
+        invitation_invite(request, workspace=self.workspace, form=form)
         return redirect("tenancy:team", workspace_slug=self.workspace.slug)
 
 
@@ -129,25 +160,12 @@ class InvitationRevokeView(WorkspaceViewMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, *args, invitation_id: int, **kwargs):
-        # Looked up inside this workspace only: another workspace's id is a 404, and so is an
-        # invitation already accepted or withdrawn.
-        open_invitations = Invitation.objects.for_workspace(self.workspace).filter(
-            accepted_at__isnull=True, revoked_at__isnull=True
+        invitation_withdraw(
+            request,
+            workspace=self.workspace,
+            membership=self.membership,
+            invitation_id=invitation_id,
         )
-        invitation = get_object_or_404(open_invitations, pk=invitation_id)
-        if not self.membership.has_role(invitation.role):
-            raise PermissionDenied(f"Only an {invitation.role} can withdraw this invitation.")
-        with transaction.atomic():
-            invitation_revoke(invitation=invitation)
-            audit_record(
-                workspace=self.workspace,
-                action=AuditAction.INVITATION_REVOKED,
-                actor=audit_actor(request),
-                target=invitation,
-                target_label=invitation.email,
-                details={"role": invitation.role},
-            )
-        messages.success(request, f"Invitation for {invitation.email} withdrawn.")
         return redirect("tenancy:team", workspace_slug=self.workspace.slug)
 
 

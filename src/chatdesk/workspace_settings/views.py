@@ -14,23 +14,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import RedirectView, TemplateView
 
-from chatdesk.audit.models import AuditAction
-from chatdesk.audit.services import audit_actor, audit_record
+from chatdesk.audit.services import audit_actor
 from chatdesk.messaging.models import Channel, ChannelKind
 from chatdesk.messaging.selectors import channel_webhook_url
 from chatdesk.tenancy.forms import InvitationForm
 from chatdesk.tenancy.mixins import WorkspaceViewMixin
-from chatdesk.tenancy.models import Invitation, Role
+from chatdesk.tenancy.models import Role
 from chatdesk.tenancy.selectors import invitation_list_pending, membership_list
-from chatdesk.tenancy.services import invitation_create, invitation_revoke, invitation_send
+from chatdesk.tenancy.views import invitation_invite, invitation_withdraw
 from chatdesk.workspace_settings.forms import (
     ChannelActiveForm,
     ChannelCredentialsForm,
@@ -111,34 +108,7 @@ class TeamInviteView(TeamSettingsView):
         form = InvitationForm(request.POST, membership=self.membership)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        with transaction.atomic():
-            invitation, created = invitation_create(
-                workspace=self.workspace,
-                email=form.cleaned_data["email"],
-                role=form.cleaned_data["role"],
-                invited_by=request.user,
-            )
-            audit_record(
-                workspace=self.workspace,
-                action=AuditAction.INVITATION_CREATED,
-                actor=audit_actor(request),
-                target=invitation,
-                target_label=invitation.email,
-                details={"role": invitation.role, "resent": not created},
-            )
-        try:
-            invitation_send(invitation=invitation)
-        except Exception:
-            # The invitation is saved; inviting the address again re-sends the same one.
-            logger.exception("invitation email failed", extra={"invitation_id": invitation.pk})
-            messages.error(
-                request,
-                f"The invitation for {invitation.email} is saved, but the email could not be "
-                "sent. Invite the address again to retry.",
-            )
-        else:
-            verb = "Invitation sent" if created else "Invitation sent again"
-            messages.success(request, f"{verb} to {invitation.email}.")
+        invitation_invite(request, workspace=self.workspace, form=form)
         return self.back()
 
 
@@ -146,23 +116,12 @@ class TeamInvitationRevokeView(TeamSettingsView):
     http_method_names = ["post"]
 
     def post(self, request, *args, invitation_id: int, **kwargs):
-        open_invitations = Invitation.objects.for_workspace(self.workspace).filter(
-            accepted_at__isnull=True, revoked_at__isnull=True
+        invitation_withdraw(
+            request,
+            workspace=self.workspace,
+            membership=self.membership,
+            invitation_id=invitation_id,
         )
-        invitation = get_object_or_404(open_invitations, pk=invitation_id)
-        if not self.membership.has_role(invitation.role):
-            raise PermissionDenied(f"Only an {invitation.role} can withdraw this invitation.")
-        with transaction.atomic():
-            invitation_revoke(invitation=invitation)
-            audit_record(
-                workspace=self.workspace,
-                action=AuditAction.INVITATION_REVOKED,
-                actor=audit_actor(request),
-                target=invitation,
-                target_label=invitation.email,
-                details={"role": invitation.role},
-            )
-        messages.success(request, f"Invitation for {invitation.email} withdrawn.")
         return self.back()
 
 
