@@ -73,9 +73,19 @@ class Contact(WorkspaceScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "wa_id"], name="contact_unique_wa_id")
         ]
+        # The contact list pages by (created_at, id); each filter's index ends in that order.
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="contact_list_idx"),
-            models.Index(fields=["workspace", "lead_status"], name="contact_status_idx"),
+            models.Index(
+                fields=["workspace", "lead_status", "-created_at", "-id"],
+                name="contact_status_idx",
+            ),
+            models.Index(
+                fields=["workspace", "source", "-created_at", "-id"], name="contact_source_idx"
+            ),
+            models.Index(
+                fields=["workspace", "owner", "-created_at", "-id"], name="contact_owner_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -267,6 +277,12 @@ class Message(WorkspaceScopedModel):
             ),
             # The open thread polls for messages stored after the newest one it shows.
             models.Index(fields=["conversation", "id"], name="msg_conv_id_idx"),
+            # Dashboard: activity of a workspace in a time range, and first messages per thread.
+            models.Index(fields=["workspace", "provider_timestamp"], name="msg_ws_time_idx"),
+            models.Index(
+                fields=["conversation", "direction", "provider_timestamp"],
+                name="msg_conv_dir_time_idx",
+            ),
         ]
 
     def __str__(self) -> str:
