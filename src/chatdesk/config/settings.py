@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "chatdesk.tenancy",
     "chatdesk.ops",
     "chatdesk.jobs",
+    "chatdesk.assistant",
     "chatdesk.web",
 ]
 if ENV.APP_ENV is not AppEnv.PRODUCTION:
