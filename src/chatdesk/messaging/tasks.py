@@ -49,7 +49,13 @@ def message_process_inbound(*, message_id: int) -> None:
             return  # already processed (a re-run) or deleted
         if (message.payload or {}).get("test_event"):
             return  # Settings > Integrations round trip: deleted right after, never answered
-        # The assistant hooks in here (issue 5); for now processing marks the message handled.
+        # The assistant runs as its own job, committed with `processed_at`: a slow model never
+        # delays marking messages processed, and a re-run of this job never enqueues it twice.
+        from chatdesk.assistant.respond import assistant_should_respond
+        from chatdesk.assistant.tasks import assistant_respond
+
+        if assistant_should_respond(message=message):
+            assistant_respond.enqueue(message_id=message.pk)
         message.processed_at = timezone.now()
         message.save(update_fields=["processed_at"])
         # Committed with `processed_at`, so a re-run never asks for a second receipt.
