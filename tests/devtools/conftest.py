@@ -30,6 +30,8 @@ def _every_thread_on_its_own_connection(tmp_path):
     path = tmp_path / "app.sqlite3"
     copy = sqlite3.connect(path)
     connection.connection.backup(copy)
+    # WAL now, alone: several first connections switching at once race for an exclusive lock.
+    copy.execute("PRAGMA journal_mode=WAL")
     copy.close()
     in_memory = connection.settings_dict["NAME"]
     # New connections (server threads, and this thread's replacement) open the file.

@@ -40,6 +40,9 @@ def race_channel(transactional_db, tmp_path):
     connection.ensure_connection()
     copy = sqlite3.connect(path)
     connection.connection.backup(copy)
+    # Switch to WAL now, alone: ten first connections each switching at once would race for the
+    # exclusive lock the switch needs and fail with "database is locked" under load.
+    copy.execute("PRAGMA journal_mode=WAL")
     copy.close()
     in_memory = connection.settings_dict["NAME"]
     connection.settings_dict["NAME"] = str(path)
