@@ -8,9 +8,16 @@
 - A value that no configured key decrypts raises `DecryptionError` naming model, field and pk.
 - `chatdesk rotate-encryption-keys` re-encrypts every such column with the current key; it finds
   them through `encrypted_fields()`.
+- `dumpdata` (overridden in this app) writes the stored ciphertext as `encrypted:<token>`, never
+  the plaintext; `loaddata` stores such a value as it is, after checking a configured key
+  decrypts it. A fixture therefore carries no readable secret and restores only where the keys
+  are known.
 """
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
 
 from django import forms
 from django.apps import apps
@@ -21,9 +28,27 @@ from django.db.models.lookups import Exact, IsNull
 
 from chatdesk.common.crypto import DecryptionError, decrypt_str, encrypt_str
 
+CIPHERTEXT_PREFIX = "encrypted:"
+
+# Set while `dumpdata` runs: reads then yield the stored token, not the plaintext.
+_reading_ciphertext = contextvars.ContextVar("reading_ciphertext", default=False)
+
 
 class EncryptedFieldLookupError(FieldError):
     pass
+
+
+class Ciphertext(str):
+    """A stored Fernet token travelling through a fixture: saved as it is, never re-encrypted."""
+
+
+@contextlib.contextmanager
+def reading_ciphertext():
+    token = _reading_ciphertext.set(True)
+    try:
+        yield
+    finally:
+        _reading_ciphertext.reset(token)
 
 
 def _lookup_error(field: EncryptedTextField, lookup_name: str) -> EncryptedFieldLookupError:
@@ -56,6 +81,8 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
+        if _reading_ciphertext.get():
+            return CIPHERTEXT_PREFIX + value
         try:
             return decrypt_str(value)
         except DecryptionError as error:
@@ -85,14 +112,31 @@ class EncryptedTextField(models.TextField):
         return pks[0] if len(pks) == 1 else None
 
     def to_python(self, value):
-        if value is None or isinstance(value, str):
+        if value is None or isinstance(value, Ciphertext):
+            return value
+        if isinstance(value, str):
+            if value.startswith(CIPHERTEXT_PREFIX):
+                return self._ciphertext(value.removeprefix(CIPHERTEXT_PREFIX))
             return value
         return str(value)
+
+    def _ciphertext(self, token: str) -> Ciphertext:
+        """A token from a fixture; refused unless a configured key decrypts it, so a restore
+        with the wrong ENCRYPTION_KEYS fails at load time instead of on first use."""
+        try:
+            decrypt_str(token)
+        except (DecryptionError, TypeError) as error:
+            raise DecryptionError(
+                f"cannot load {self.label_for_errors} from the fixture: {error}"
+            ) from None
+        return Ciphertext(token)
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value
+        if isinstance(value, Ciphertext):
+            return str(value)
         return encrypt_str(value)
 
     # --- queries -------------------------------------------------------------------------------
