@@ -4,13 +4,19 @@
     .venv/bin/python bench/inbox_scale.py --db postgres     # ~5 min idle machine, ~9 min busy
     .venv/bin/python bench/inbox_scale.py --quick           # small shapes, sanity check, ~2 min
     .venv/bin/python bench/inbox_scale.py --wait-idle 600   # on a shared machine
+    .venv/bin/python bench/inbox_scale.py --db postgres --pages search,thread \
+        --pg-database chatdesk_bench_inbox_h3              # some pages, own database
 
-PostgreSQL: a dedicated database `chatdesk_bench_inbox` (created from the maintenance database
-given by `--postgres-url` or BENCH_POSTGRES_URL, dropped at the end, also on Ctrl-C or SIGTERM;
-one left over by a killed run is dropped first, one in use by another run is refused). Two
-workspaces of the same shape are loaded into it (bench/inbox_scale_data.py): 1,000
-conversations / 10,000 messages and 100,000 / 1,000,000. SQLite: a file in a temporary
-directory (removed at the end), 1,000 / 10,000 and 10,000 / 100,000.
+PostgreSQL: a dedicated database (`--pg-database`, default `chatdesk_bench_inbox`; created
+from the maintenance database given by `--postgres-url` or BENCH_POSTGRES_URL, dropped at the
+end, also on Ctrl-C or SIGTERM; one left over by a killed run is dropped first, one in use by
+another run is refused). Two workspaces of the same shape are loaded into it
+(bench/inbox_scale_data.py): 1,000 conversations / 10,000 messages and 100,000 / 1,000,000.
+SQLite: a file in a temporary
+directory (removed at the end), 1,000 / 10,000 and 10,000 / 100,000. Two runs at once need
+two `--pg-database` names (and share the machine's two cores: their timings disturb each other).
+`--pages` times only the pages whose title contains one of its comma-separated substrings
+(case-insensitive), e.g. `--pages search,thread`; the data is loaded in full either way.
 
 The child process (bench/inbox_scale_run.py) migrates, loads, then requests each page through
 Django's test Client as a logged-in member (the full middleware stack, the real view and
@@ -31,6 +37,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shlex
 import signal
 import sqlite3
@@ -73,8 +80,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_PG_URL),
-        help=f"maintenance database used to create and drop {PG_DATABASE} "
+        help="maintenance database used to create and drop --pg-database "
         "(env BENCH_POSTGRES_URL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--pg-database",
+        default=PG_DATABASE,
+        metavar="NAME",
+        help="the PostgreSQL database this run creates and drops (default %(default)s); "
+        "give concurrent runs different names",
+    )
+    parser.add_argument(
+        "--pages",
+        default="",
+        metavar="SUBSTR[,SUBSTR]",
+        help="time only the pages whose title contains one of these substrings "
+        "(case-insensitive), e.g. 'search,thread'",
     )
     parser.add_argument(
         "--wait-idle",
@@ -88,7 +109,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--keep-db",
         action="store_true",
-        help=f"leave {PG_DATABASE} in place after the run, to investigate plans (drop it yourself)",
+        help="leave --pg-database in place after the run, to investigate plans (drop it yourself)",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -96,6 +117,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.warmup = min(args.warmup, 2)
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be at least 1 and --warmup at least 0")
+    # The name goes into CREATE/DROP DATABASE, which take no parameters.
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.pg_database):
+        parser.error(
+            f"--pg-database {args.pg_database!r}: use lowercase letters, digits and underscores "
+            "(at most 63, not starting with a digit)"
+        )
+    if args.pg_database in {"postgres", "template0", "template1"}:
+        parser.error(f"--pg-database {args.pg_database!r} is a system database; pick another name")
+    args.pages = [s.strip() for s in args.pages.split(",") if s.strip()]
+    if args.pages:
+        sys.path.insert(0, str(BENCH_DIR))
+        from inbox_scale_run import titles_matching  # stdlib-only at import time
+
+        chosen = titles_matching(args.pages)
+        if not chosen:
+            parser.error(f"--pages {','.join(args.pages)!r} matches no page title")
+        print(f"pages: {'; '.join(chosen)}", file=sys.stderr)
     return args
 
 
@@ -115,29 +153,28 @@ def pg_execute(maintenance_url: str, sql: str, params=None) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
-def pg_create(maintenance_url: str) -> str:
-    exists = pg_execute(
-        maintenance_url, "SELECT 1 FROM pg_database WHERE datname = %s", [PG_DATABASE]
-    )
+def pg_create(maintenance_url: str, database: str) -> str:
+    exists = pg_execute(maintenance_url, "SELECT 1 FROM pg_database WHERE datname = %s", [database])
     if exists:
         busy = pg_execute(
             maintenance_url,
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-            [PG_DATABASE],
+            [database],
         )[0][0]
         if busy:
             raise SystemExit(
-                f"{PG_DATABASE} exists and has {busy} open connection(s): another run is in "
-                "progress. Wait for it, or drop the database yourself."
+                f"{database} exists and has {busy} open connection(s): another run is in "
+                "progress. Wait for it, give this run another --pg-database, or drop the "
+                "database yourself."
             )
-        print(f"dropping {PG_DATABASE} left over by an earlier run", file=sys.stderr)
-        pg_drop(maintenance_url)
-    pg_execute(maintenance_url, f"CREATE DATABASE {PG_DATABASE}")
-    return pg_url_for(maintenance_url, PG_DATABASE)
+        print(f"dropping {database} left over by an earlier run", file=sys.stderr)
+        pg_drop(maintenance_url, database)
+    pg_execute(maintenance_url, f"CREATE DATABASE {database}")
+    return pg_url_for(maintenance_url, database)
 
 
-def pg_drop(maintenance_url: str) -> None:
-    pg_execute(maintenance_url, f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+def pg_drop(maintenance_url: str, database: str) -> None:
+    pg_execute(maintenance_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 # ----------------------------------------------------------------------------- child
@@ -190,6 +227,8 @@ def run_child(*, database_url: str, shapes, args, workdir: Path, name: str) -> d
         "--wait-idle",
         str(args.wait_idle),
     ]
+    if args.pages:
+        argv += ["--pages", ",".join(args.pages)]
     with open(server_log, "w") as stderr:
         proc = subprocess.Popen(
             argv,
@@ -385,7 +424,7 @@ def main(argv: list[str]) -> int:
             workdir = Path(tmp)
             for db in databases:
                 if db == "postgres":
-                    url = pg_create(args.postgres_url)
+                    url = pg_create(args.postgres_url, args.pg_database)
                     try:
                         results[db] = run_child(
                             database_url=url,
@@ -396,9 +435,9 @@ def main(argv: list[str]) -> int:
                         )
                     finally:
                         if args.keep_db:
-                            print(f"kept {PG_DATABASE} (--keep-db)", file=sys.stderr)
+                            print(f"kept {args.pg_database} (--keep-db)", file=sys.stderr)
                         else:
-                            pg_drop(args.postgres_url)
+                            pg_drop(args.postgres_url, args.pg_database)
                 else:
                     url = f"sqlite:///{workdir / 'inbox_scale.sqlite3'}"
                     results[db] = run_child(

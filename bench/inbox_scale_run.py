@@ -29,6 +29,34 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 QUIET_BUSY_PCT = 15.0
+# Every page's title, in timing order: `--pages` is checked against these before the (long) load,
+# by the parent too; page_specs() refuses a title missing here, so the two cannot drift apart.
+PAGE_TITLES = (
+    "Inbox: first page (open)",
+    "Inbox: deep page (keyset cursor)",
+    "Inbox: pending + unassigned",
+    "Inbox: mine, all statuses",
+    "Inbox: needs a human",
+    "Inbox: one label, all statuses",
+    "Inbox search: contact name",
+    "Inbox search: phone digits",
+    "Inbox search: message text, rare",
+    "Inbox search: message text, common word",
+    "Thread: first page (longest thread)",
+    "Thread: older page (htmx)",
+    "Contacts: first page",
+    "Contacts search: name",
+    "Contacts search: phone digits",
+    "Contacts: lead status filter",
+    "Dashboard, 30 days (computed)",
+    "Dashboard, 30 days (cached)",
+)
+
+
+def titles_matching(wanted: list[str]) -> list[str]:
+    """The titles containing one of `wanted` (case-insensitive); every title when it is empty."""
+    lowered = [w.lower() for w in wanted]
+    return [t for t in PAGE_TITLES if not lowered or any(w in t.lower() for w in lowered)]
 
 
 @dataclass
@@ -114,7 +142,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--no-explain", dest="explain", action="store_false")
     parser.add_argument("--wait-idle", type=float, default=0)
+    parser.add_argument("--pages", default="", help="title substrings, comma-separated")
     args = parser.parse_args(argv)
+    wanted = [s.strip() for s in args.pages.split(",") if s.strip()]
+    if not titles_matching(wanted):
+        raise SystemExit(f"--pages {args.pages!r} matches no page; titles: {PAGE_TITLES}")
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, str(BENCH_DIR))
@@ -147,7 +179,7 @@ def main(argv: list[str]) -> int:
 
     results["busy_before_timing_pct"] = wait_for_quiet(args.wait_idle)
     phase = time.perf_counter()
-    specs = [page_specs(dataset) for dataset in loaded]
+    specs = [select_pages(page_specs(dataset), wanted) for dataset in loaded]
     pages_by_dataset = measure_interleaved(specs, loaded, runs=args.runs, warmup=args.warmup)
     for entry, pages in zip(results["datasets"], pages_by_dataset, strict=True):
         for figures in pages:
@@ -187,7 +219,7 @@ def database_facts() -> dict:
 
 def load_dataset(*, shape, seed: int, now: datetime):
     from django.db import connection
-    from inbox_scale_data import dataset_load_atomic, pg_bulk_load
+    from inbox_scale_data import dataset_load_atomic, dataset_rollups_build, pg_bulk_load
 
     from chatdesk.crm.models import Contact, Conversation, Message
 
@@ -222,12 +254,21 @@ def load_dataset(*, shape, seed: int, now: datetime):
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         dataset.timings["analyze_s"] = time.perf_counter() - step
+    dataset.timings["rollups_s"] = dataset_rollups_build(dataset=dataset, now=now)
     dataset.timings["ready_s"] = time.perf_counter() - phase
     log(
         f"[{connection.vendor} {shape.label}] ready in {dataset.timings['ready_s']:.0f} s "
         f"({', '.join(f'{k} {v:.1f}' for k, v in dataset.timings.items())})"
     )
     return dataset
+
+
+def select_pages(pages: list[PageSpec], wanted: list[str]) -> list[PageSpec]:
+    """The pages whose title contains one of `wanted` (case-insensitive); all when empty."""
+    if [p.title for p in pages] != list(PAGE_TITLES):
+        raise RuntimeError("page_specs() and PAGE_TITLES differ: keep them in step")
+    chosen = set(titles_matching(wanted))
+    return [p for p in pages if p.title in chosen]
 
 
 def table_sizes() -> dict:

@@ -23,6 +23,7 @@ SAMPLE_KWARGS = {
     "inbox:thread-poll": _conversation,
     "inbox:reply": _conversation,
     "inbox:note": _conversation,
+    "inbox:send-template": _conversation,
     "inbox:assign": _conversation,
     "inbox:labels": _conversation,
     "inbox:status": _conversation,

@@ -216,7 +216,9 @@ def test_the_list_runs_the_same_number_of_queries_for_5_or_50_conversations(
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = signed_in.get(index_url(world_a, **params))
     assert len(response.context["conversations"]) > 5
-    assert len(small.captured_queries) <= 12
+    # 12 + the nav's review badge and notification bell; a search first reads its matches from
+    # the indexes (contacts, messages: 2 queries), so its page cost follows the page, not them.
+    assert len(small.captured_queries) <= 14 + (2 if "q" in params else 0)
 
 
 def test_list_shows_unread_counts_and_last_message_preview(signed_in, world_a):

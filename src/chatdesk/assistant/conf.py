@@ -19,6 +19,13 @@ DEFAULT_HOLDING_MESSAGE = (
     "Terima kasih, tim kami akan segera membalas pesan Anda."
 )
 
+# {next_open} becomes the next opening time, e.g. "2026-11-30 08:00 (UTC+07:00)".
+DEFAULT_AFTER_HOURS_MESSAGE = (
+    "Thanks! Our team is offline now and will reply when we're back ({next_open}). / "
+    "Terima kasih! Tim kami sedang offline dan akan membalas saat kembali ({next_open})."
+)
+DEFAULT_REVIEW_TIMEOUT_MINUTES = 5
+
 
 @dataclass(frozen=True)
 class AssistantSettings:

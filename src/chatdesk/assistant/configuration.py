@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from chatdesk.assistant.conf import MAX_TEMPERATURE, AssistantSettings
+from chatdesk.assistant.hours import timezone_name_valid
 from chatdesk.assistant.models import AssistantConfig, AssistantMode
 from chatdesk.audit.models import AuditAction
 from chatdesk.audit.services import AuditActor, audit_record
@@ -29,6 +30,8 @@ EDITABLE_FIELDS = (
     "sample_every",
     "holding_message",
     "business_hours",
+    "after_hours_message",
+    "review_timeout_minutes",
     "temperature",
     "max_reply_chars",
     "use_first_name",
@@ -36,6 +39,7 @@ EDITABLE_FIELDS = (
 )
 UNSUPERVISED_MODES = (AssistantMode.SAMPLED, AssistantMode.AUTONOMOUS)
 MAX_SAMPLE_EVERY = 1000
+MAX_REVIEW_TIMEOUT_MINUTES = 1440
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -116,7 +120,7 @@ def assistant_config_update(
             **{
                 name: {"from": getattr(current, name), "to": values[name]}
                 for name in changed
-                if name not in ("persona", "holding_message")  # long texts: names only
+                if name not in ("persona", "holding_message", "after_hours_message")  # long texts
             },
         },
     )
@@ -130,7 +134,7 @@ def _normalise(changes: dict[str, Any]) -> dict[str, Any]:
             out[name] = [t for t in (p.strip() for p in out[name].split(",")) if t]
         if name in out and isinstance(out[name], (list, tuple)):
             out[name] = [str(t).strip() for t in out[name] if str(t).strip()]
-    for name in ("name", "persona", "holding_message"):
+    for name in ("name", "persona", "holding_message", "after_hours_message"):
         if name in out and isinstance(out[name], str):
             out[name] = out[name].strip()
     return out
@@ -167,8 +171,18 @@ def _validate(values: dict[str, Any]) -> list[str]:
     for name in ("use_first_name", "kill_switch"):
         if not isinstance(values[name], bool):
             errors.append(f"{name} must be true or false")
-    if len(values["holding_message"]) > 1000:
-        errors.append("holding_message must be at most 1000 characters")
+    for name in ("holding_message", "after_hours_message"):
+        if not isinstance(values[name], str) or len(values[name]) > 1000:
+            errors.append(f"{name} must be at most 1000 characters")
+    timeout = values["review_timeout_minutes"]
+    if (
+        not isinstance(timeout, int)
+        or isinstance(timeout, bool)
+        or not 1 <= timeout <= MAX_REVIEW_TIMEOUT_MINUTES
+    ):
+        errors.append(
+            f"review_timeout_minutes must be a whole number from 1 to {MAX_REVIEW_TIMEOUT_MINUTES}"
+        )
     errors.extend(_business_hours_errors(values["business_hours"]))
     return errors
 
@@ -176,8 +190,11 @@ def _validate(values: dict[str, Any]) -> list[str]:
 def _business_hours_errors(hours: Any) -> list[str]:
     if hours in ({}, None):
         return [] if hours == {} else ["business_hours must be an object ({} means always)"]
-    if not isinstance(hours, dict) or set(hours) - {"days", "start", "end"}:
-        return ['business_hours must look like {"days": [0, 1, 2, 3, 4], "start": "08:00", ...}']
+    if not isinstance(hours, dict) or set(hours) - {"days", "start", "end", "timezone"}:
+        return [
+            'business_hours must look like {"days": [0, 1, 2, 3, 4], "start": "08:00", '
+            '"end": "17:00", "timezone": "Asia/Jakarta"} (timezone optional)'
+        ]
     errors = []
     days = hours.get("days")
     if not isinstance(days, list) or not days or any(d not in range(7) for d in days):
@@ -185,6 +202,8 @@ def _business_hours_errors(hours: Any) -> list[str]:
     for key in ("start", "end"):
         if not isinstance(hours.get(key), str) or not _TIME.match(hours[key]):
             errors.append(f"business_hours.{key} must be a time like 08:30")
+    if "timezone" in hours and not timezone_name_valid(hours["timezone"]):
+        errors.append("business_hours.timezone must be a time zone name like Asia/Jakarta")
     if not errors and hours["start"] >= hours["end"]:
         errors.append("business_hours.start must be before business_hours.end")
     return errors

@@ -1,4 +1,7 @@
-"""Offline evaluation of the assistant: run a suite of messages through `assistant_decide`.
+"""Offline evaluation of the assistant: run messages through `assistant_decide`, sending nothing.
+
+`assistant_evaluate` is the one entry point for a single message: `chatdesk assistant-eval`
+runs every case of a suite through it, and the sandbox page runs an admin's typed message.
 
 SUITE.jsonl has one case per line (blank lines and lines starting with # are skipped)::
 
@@ -20,9 +23,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from chatdesk.assistant.compose import Composer
-from chatdesk.assistant.decide import ANSWER, ESCALATE, assistant_decide, retriever_for
-from chatdesk.assistant.knowledge import KnowledgeDocument
+from chatdesk.assistant.compose import ApprovedAnswerComposer, Composer
+from chatdesk.assistant.conf import AssistantSettings
+from chatdesk.assistant.decide import ANSWER, ESCALATE, Decision, assistant_decide, retriever_for
+from chatdesk.assistant.knowledge import Entry, KnowledgeDocument
+from chatdesk.assistant.retrieval import Retriever
+from chatdesk.assistant.topics import TopicHit, detect_forbidden_topics
 
 
 class SuiteFormatError(ValueError):
@@ -114,6 +120,63 @@ class CaseResult:
         }
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """What the assistant would do with one message, with what the sandbox shows beside it."""
+
+    decision: Decision
+    forbidden_hits: tuple[TopicHit, ...]  # forbidden topics the customer's message touches
+    composer: str | None  # the composer that ran; None when the scope gate escalated first
+
+
+class _Recorded:
+    """Wraps a composer to learn whether (and which) it ran, without changing what it does."""
+
+    def __init__(self, composer: Composer):
+        self.inner = composer
+        self.name = getattr(composer, "name", type(composer).__name__)
+        self.ran = False
+
+    def compose(self, request):
+        self.ran = True
+        return self.inner.compose(request)
+
+
+def assistant_evaluate(
+    message: str,
+    *,
+    history: Sequence[str] = (),
+    entries: Sequence[Entry],
+    config: AssistantSettings,
+    composer: Composer | None = None,
+    retriever: Retriever | str = "lexical",
+    customer_name: str | None = None,
+) -> Evaluation:
+    """One message through the worker's decision (scope gate, composer, guard); sends nothing.
+
+    `history` lists the customer's earlier messages oldest first, as people write them down
+    (the suite's `history`, the sandbox's earlier turns). `assistant-eval` and the sandbox both
+    call this, so what they show is what the worker's `assistant_decide` does.
+    """
+    if isinstance(retriever, str):
+        retriever = retriever_for(retriever, entries=entries, config=config)
+    recorded = _Recorded(composer or ApprovedAnswerComposer())
+    decision = assistant_decide(
+        message,
+        context_turns=list(reversed(history)),
+        entries=entries,
+        config=config,
+        composer=recorded,
+        retriever=retriever,
+        customer_name=customer_name,
+    )
+    return Evaluation(
+        decision=decision,
+        forbidden_hits=tuple(detect_forbidden_topics(message or "", config.forbidden_topics)),
+        composer=recorded.name if recorded.ran else None,
+    )
+
+
 def run_suite(
     document: KnowledgeDocument,
     cases: Sequence[Case],
@@ -124,15 +187,15 @@ def run_suite(
     search = retriever_for(retriever, entries=document.entries, config=document.settings)
     results = []
     for case in cases:
-        decision = assistant_decide(
+        decision = assistant_evaluate(
             case.message,
-            context_turns=list(reversed(case.history)),
+            history=case.history,
             entries=document.entries,
             config=document.settings,
             composer=composer,
             retriever=search,
             customer_name=case.name,
-        )
+        ).decision
         results.append(
             CaseResult(
                 id=case.id,

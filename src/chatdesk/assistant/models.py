@@ -57,6 +57,12 @@ def _default_holding_message() -> str:
     return DEFAULT_HOLDING_MESSAGE
 
 
+def _default_after_hours_message() -> str:
+    from chatdesk.assistant.conf import DEFAULT_AFTER_HOURS_MESSAGE
+
+    return DEFAULT_AFTER_HOURS_MESSAGE
+
+
 class AssistantConfig(WorkspaceScopedModel):
     """One version of a workspace's assistant configuration; rows are never edited.
 
@@ -81,6 +87,14 @@ class AssistantConfig(WorkspaceScopedModel):
         default=dict,
         blank=True,
         help_text='Empty means always; else {"days": [0-6], "start": "HH:MM", "end": ...}',
+    )
+    after_hours_message = models.TextField(
+        blank=True,
+        default=_default_after_hours_message,
+        help_text="Sent instead of the holding message outside business hours; {next_open}",
+    )
+    review_timeout_minutes = models.PositiveIntegerField(
+        default=5, help_text="A draft waiting longer than this sends the holding message"
     )
     temperature = models.FloatField(default=0.1)
     max_reply_chars = models.PositiveIntegerField(default=300)
@@ -166,11 +180,29 @@ class AssistantDraft(WorkspaceScopedModel):
     outbound_message = models.ForeignKey(
         "crm.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The holding (or after-hours) message a customer got while this draft waited or escalated;
+    # set in the transaction that stores that message, so it goes out at most once per draft.
+    holding_sent_at = models.DateTimeField(null=True, blank=True)
+    holding_message = models.ForeignKey(
+        "crm.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # An agent's "customer complained / wrong answer" flag on a reply that went out.
+    complaint_flagged_at = models.DateTimeField(null=True, blank=True)
+    complaint_flagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    complaint_note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["workspace", "status", "-created_at"], name="draft_queue_idx")
+            models.Index(fields=["workspace", "status", "-created_at"], name="draft_queue_idx"),
+            # The holding-message job scans every workspace: only waiting drafts are indexed.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="pending_review", holding_sent_at__isnull=True),
+                name="draft_holding_due_idx",
+            ),
         ]
         ordering = ["-created_at"]
 

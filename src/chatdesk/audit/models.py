@@ -22,6 +22,12 @@ class AuditAction(models.TextChoices):
     CHANNEL_VERIFY_TOKEN_REVEALED = "channel.verify_token_revealed", "Verify token revealed"
     CHANNEL_TEST_EVENT_SENT = "channel.test_event_sent", "Test event sent"
     ASSISTANT_CONFIG_CHANGED = "assistant.config_changed", "Assistant configuration changed"
+    ASSISTANT_KNOWLEDGE_CHANGED = "assistant.knowledge_changed", "Assistant knowledge changed"
+    TEMPLATE_CREATED = "template.created", "Message template added"
+    TEMPLATE_UPDATED = "template.updated", "Message template changed"
+    TEMPLATE_ENABLED = "template.enabled", "Message template enabled"
+    TEMPLATE_DISABLED = "template.disabled", "Message template disabled"
+    TEMPLATE_DELETED = "template.deleted", "Message template deleted"
 
 
 class AuditEvent(WorkspaceScopedModel):

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "chatdesk.ops",
     "chatdesk.jobs",
     "chatdesk.assistant",
+    "chatdesk.notifications",
     "chatdesk.web",
 ]
 if ENV.APP_ENV is not AppEnv.PRODUCTION:

@@ -16,6 +16,8 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/contacts/", include("chatdesk.crm.urls")),
     path("w/<slug:workspace_slug>/dashboard/", include("chatdesk.reports.urls")),
     path("w/<slug:workspace_slug>/settings/", include("chatdesk.workspace_settings.urls")),
+    path("w/<slug:workspace_slug>/assistant/", include("chatdesk.assistant.urls")),
+    path("w/<slug:workspace_slug>/notifications/", include("chatdesk.notifications.urls")),
     path("", include("chatdesk.tenancy.urls")),
 ]
 

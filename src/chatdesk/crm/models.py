@@ -162,6 +162,11 @@ class Conversation(WorkspaceScopedModel):
                 condition=Q(needs_template=True),
                 name="conv_needs_template_idx",
             ),
+            # Dashboard: the conversations a range's customers wrote to, and how many of them
+            # need a human, counted from this index alone (no scan of the range's messages).
+            models.Index(
+                fields=["workspace", "last_inbound_at", "needs_human"], name="conv_written_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import forms
@@ -18,6 +19,7 @@ from chatdesk.inbox.selectors import (
     member_user_list,
 )
 from chatdesk.inbox.services import NOTE_MAX_LENGTH
+from chatdesk.messaging.models import MessageTemplate, template_parameter_errors
 from chatdesk.tenancy.models import Workspace
 
 STATUS_TABS = [
@@ -177,3 +179,101 @@ class StatusForm(forms.Form):
         choices=ConversationStatus.choices,
         error_messages={"invalid_choice": "Choose open, pending or resolved."},
     )
+
+
+@dataclass
+class TemplateParameter:
+    number: int
+    name: str  # the input's name: param_<number>
+    value: str
+    error: str
+
+
+@dataclass
+class TemplatePicker:
+    """What the composer's template picker shows (rendered by hand: see inbox/display.py)."""
+
+    options: list[tuple[str, str, bool]]  # (value, label, selected)
+    chosen: MessageTemplate | None
+    parameters: list[TemplateParameter]
+    preview: str
+    template_error: str = ""
+    notice: str = ""
+
+
+def template_label(template: MessageTemplate) -> str:
+    return f"{template.name} ({template.language}) · {template.get_category_display()}"
+
+
+class TemplateSendForm(forms.Form):
+    """An approved template and its parameters. The parameter fields follow the template named
+    in the submitted data, so the values typed survive every error and every preview."""
+
+    template = forms.TypedChoiceField(
+        coerce=int,
+        empty_value=None,
+        error_messages={
+            "required": "Choose a template first.",
+            "invalid_choice": "That template is not available for this channel; choose another.",
+        },
+    )
+
+    def __init__(self, data=None, *, templates: list[MessageTemplate]):
+        super().__init__(data)
+        by_pk = {t.pk: t for t in templates}
+        self.fields["template"].choices = [("", "Choose a template…")] + [
+            (t.pk, template_label(t)) for t in templates
+        ]
+        if data is None:
+            # Nothing chosen yet: a workspace with one template has chosen it already.
+            self.chosen = templates[0] if len(templates) == 1 else None
+        else:
+            raw = str(data.get("template", ""))
+            self.chosen = by_pk.get(int(raw)) if raw.isdigit() else None
+        for n in range(1, self.parameter_count + 1):
+            self.fields[f"param_{n}"] = forms.CharField(required=False, max_length=None)
+
+    @property
+    def parameter_count(self) -> int:
+        return self.chosen.parameter_count if self.chosen else 0
+
+    def parameters(self) -> list[str]:
+        """The values typed for the chosen template, {{1}} first."""
+        return [
+            (self[f"param_{n}"].value() or "").strip() if self.is_bound else ""
+            for n in range(1, self.parameter_count + 1)
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.chosen is not None and cleaned.get("template") == self.chosen.pk:
+            for n, error in template_parameter_errors(self.chosen, self.parameters()).items():
+                self.add_error(f"param_{n}", error)
+        return cleaned
+
+    def picker(self, *, show_errors: bool = True, notice: str = "") -> TemplatePicker:
+        errors = self.errors if show_errors and self.is_bound else {}
+        typed = self.parameters()
+        chosen_value = str(self.chosen.pk) if self.chosen else ""
+        return TemplatePicker(
+            options=[
+                (str(value), label, str(value) == chosen_value)
+                for value, label in self.fields["template"].choices
+            ],
+            chosen=self.chosen,
+            parameters=[
+                TemplateParameter(
+                    number=n,
+                    name=f"param_{n}",
+                    value=value,
+                    error=" ".join(errors.get(f"param_{n}", [])),
+                )
+                for n, value in enumerate(typed, start=1)
+            ],
+            # A blank parameter shows as its placeholder, as the live preview shows it.
+            preview=self.chosen.render([v or f"{{{{{n}}}}}" for n, v in enumerate(typed, 1)])
+            if self.chosen
+            else "",
+            template_error=" ".join(errors.get("template", []) + errors.get("__all__", [])),
+            notice=notice,
+        )

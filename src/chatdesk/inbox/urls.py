@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:conversation_id>/poll/", views.ThreadPollView.as_view(), name="thread-poll"),
     path("<int:conversation_id>/reply/", views.ReplyView.as_view(), name="reply"),
     path("<int:conversation_id>/note/", views.NoteView.as_view(), name="note"),
+    path("<int:conversation_id>/template/", views.TemplateSendView.as_view(), name="send-template"),
     path("<int:conversation_id>/assign/", views.AssignView.as_view(), name="assign"),
     path("<int:conversation_id>/labels/", views.LabelsView.as_view(), name="labels"),
     path("<int:conversation_id>/status/", views.StatusView.as_view(), name="status"),

@@ -31,7 +31,7 @@ from chatdesk.crm.models import (
     MediaState,
     Message,
 )
-from chatdesk.inbox import selectors, services
+from chatdesk.inbox import display, selectors, services
 from chatdesk.inbox.forms import (
     ASSIGNED_TABS,
     STATUS_TABS,
@@ -40,12 +40,21 @@ from chatdesk.inbox.forms import (
     InboxFilterForm,
     LabelsForm,
     StatusForm,
+    TemplatePicker,
+    TemplateSendForm,
     filters_query,
     user_display_name,
 )
 from chatdesk.messaging.media import message_media_retry
-from chatdesk.messaging.outbound import SendRefusedError, message_send_text
+from chatdesk.messaging.outbound import (
+    SendRefusedError,
+    TemplateParametersError,
+    message_send_template,
+    message_send_text,
+)
+from chatdesk.notifications.services import notification_assigned, notifications_escalated
 from chatdesk.tenancy.mixins import WorkspaceViewMixin
+from chatdesk.tenancy.models import Role
 
 TEMPLATE = "inbox/inbox.html"
 FORM_ERROR = 422
@@ -74,6 +83,13 @@ INLINE_MEDIA_TYPES = {
 
 class InboxMixin(WorkspaceViewMixin):
     _filter_form: InboxFilterForm | None = None
+    _labels: list | None = None
+
+    def labels(self) -> list:
+        """The workspace's labels, loaded once for the filter and the panel."""
+        if self._labels is None:
+            self._labels = list(selectors.label_list(workspace=self.workspace))
+        return self._labels
 
     def filter_form(self) -> InboxFilterForm:
         """The list's filters from the query string; thread URLs carry them so that the list
@@ -101,9 +117,14 @@ class InboxMixin(WorkspaceViewMixin):
         index_url = reverse("inbox:index", kwargs={"workspace_slug": slug})
         poll_params = {"current": current_id} if current_id else {}
         filter_context = self.filter_context()
+        display.conversations_prepare(
+            page.items, workspace_slug=slug, suffix=filter_context["filter_suffix"]
+        )
         return {
             "workspace": self.workspace,
             "filter_form": form,
+            "channel_options": display.choices_of(form["channel"]),
+            "label_filter_options": display.choices_of(form["label"], objects=self.labels()),
             "filters": filters,
             **filter_context,
             "conversations": page.items,
@@ -171,7 +192,7 @@ class ConversationMixin(InboxMixin):
 
     def panel_context(self, conversation: Conversation, **overrides) -> dict:
         """The header and side panel: status, assignee, labels, assistant controls."""
-        return {
+        context = {
             "workspace": self.workspace,
             "conversation": conversation,
             "assign_form": AssignForm(
@@ -186,6 +207,11 @@ class ConversationMixin(InboxMixin):
             **self.filter_context(),
             **overrides,
         }
+        context["assignee_options"] = display.choices_of(context["assign_form"]["assignee"])
+        context["label_options"] = display.choices_of(
+            context["labels_form"]["labels"], objects=self.labels()
+        )
+        return context
 
     def composer_context(self, conversation: Conversation, composer: ComposerForm | None = None):
         window_open = conversation.window_open()
@@ -200,10 +226,34 @@ class ConversationMixin(InboxMixin):
             **self.filter_context(),
         }
 
+    def template_picker_context(
+        self, conversation: Conversation, picker: TemplatePicker | None = None
+    ) -> dict:
+        """The approved-template picker, offered when free text cannot reach the customer
+        (the 24-hour window is closed, or the provider said so: `needs_template`)."""
+        if picker is None:
+            if conversation.window_open() and not conversation.needs_template:
+                return {"template_picker": None}
+            templates = selectors.message_template_list(conversation=conversation)
+            picker = TemplateSendForm(templates=templates).picker()
+        slug = self.workspace.slug
+        return {
+            "template_picker": picker,
+            "template_send_url": reverse(
+                "inbox:send-template",
+                kwargs={"workspace_slug": slug, "conversation_id": conversation.pk},
+            ),
+            "can_manage_templates": self.membership.has_role(Role.ADMIN),
+            "templates_settings_url": reverse(
+                "workspace_settings:templates", kwargs={"workspace_slug": slug}
+            ),
+        }
+
     def messages_context(
         self, conversation: Conversation, *, before: selectors.Cursor | None = None
     ) -> dict:
         page = selectors.message_page(conversation=conversation, before=before)
+        self.messages_prepare(conversation, page.items)
         context = {
             "workspace": self.workspace,
             "conversation": conversation,
@@ -220,6 +270,11 @@ class ConversationMixin(InboxMixin):
             context["poll_url"] = self.poll_url(conversation, state)
         return context
 
+    def messages_prepare(self, conversation: Conversation, messages) -> None:
+        display.messages_prepare(
+            messages, conversation=conversation, workspace_slug=self.workspace.slug
+        )
+
     def poll_url(self, conversation: Conversation, state: selectors.PollState) -> str:
         url = reverse(
             "inbox:thread-poll",
@@ -234,6 +289,7 @@ class ConversationMixin(InboxMixin):
         status: int = 200,
         before: selectors.Cursor | None = None,
         composer: ComposerForm | None = None,
+        template_picker: TemplatePicker | None = None,
         **panel_overrides,
     ):
         """The whole page: the list beside the thread."""
@@ -241,6 +297,7 @@ class ConversationMixin(InboxMixin):
             **self.list_context(current_id=conversation.pk),
             **self.messages_context(conversation, before=before),
             **self.composer_context(conversation, composer),
+            **self.template_picker_context(conversation, template_picker),
             **self.panel_context(conversation, **panel_overrides),
         }
         return render(self.request, TEMPLATE, context, status=status)
@@ -279,6 +336,7 @@ class ThreadPollView(ConversationMixin, View):
         changes = selectors.thread_changes(conversation=conversation, state=state)
         if not changes.new and not changes.changed and changes.state == state:
             return HttpResponse(status=204)
+        self.messages_prepare(conversation, [*changes.new, *changes.changed])
         if any(m.direction == Direction.INBOUND for m in changes.new):
             services.conversation_mark_read(conversation=conversation)  # seen as they arrive
         context = {
@@ -360,13 +418,67 @@ class NoteView(ComposerActionView):
         return self.composer_response(conversation, form)
 
 
+class TemplateSendView(ThreadActionView):
+    """Send an approved template. `action=choose` only shows the chosen template's parameters
+    and preview (the select's change with htmx, the "Preview" button without JavaScript)."""
+
+    def act(self, conversation: Conversation):
+        templates = selectors.message_template_list(conversation=conversation)
+        form = TemplateSendForm(self.request.POST, templates=templates)
+        if self.request.POST.get("action") == "choose":
+            return self.picker_response(conversation, form.picker(show_errors=False))
+        if form.is_valid():
+            try:
+                message_send_template(
+                    conversation=conversation,
+                    template_id=form.chosen.pk,
+                    parameters=form.parameters(),
+                    sent_by=self.request.user,
+                )
+            except TemplateParametersError as error:
+                for n, reason in error.errors.items():
+                    form.add_error(f"param_{n}", reason)
+            except SendRefusedError as error:
+                form.add_error("template", str(error))
+        if form.errors:
+            return self.picker_response(conversation, form.picker(), status=FORM_ERROR)
+        notice = f"Template {form.chosen.name} sent."
+        if not self.request.htmx:
+            messages.success(self.request, notice)
+            return redirect(self.thread_url(conversation))
+        conversation = self.get_conversation()  # "needs a template" is cleared: a new header
+        fresh = TemplateSendForm(templates=templates).picker(notice=notice)
+        response = self.picker_response(conversation, fresh, head=True)
+        trigger_client_event(response, "inbox:refresh")  # the poller shows the message at once
+        return response
+
+    def picker_response(
+        self, conversation: Conversation, picker: TemplatePicker, *, status=200, head=False
+    ):
+        if not self.request.htmx:
+            return self.page(conversation, status=status, template_picker=picker)
+        context = {
+            "workspace": self.workspace,
+            "conversation": conversation,
+            "refresh_head": head,
+            **self.filter_context(),
+            **self.template_picker_context(conversation, picker),
+        }
+        return render(self.request, f"{TEMPLATE}#template-picker", context, status=status)
+
+
 class AssignView(ThreadActionView):
     def act(self, conversation: Conversation):
         form = AssignForm(self.request.POST, workspace=self.workspace)
         notice = ""
         if form.is_valid():
             assignee = form.cleaned_data["assignee"]
+            previous_id = conversation.assignee_id
             services.conversation_assign(conversation=conversation, assignee=assignee)
+            if assignee is not None and assignee.pk != previous_id:
+                notification_assigned(
+                    conversation=conversation, assignee=assignee, by=self.request.user
+                )
             notice = f"Assigned to {user_display_name(assignee)}." if assignee else "Unassigned."
         return self.panel_response(conversation, notice=notice, assign_form=form)
 
@@ -416,6 +528,7 @@ class HandBackView(ThreadActionView):
 class EscalateView(ThreadActionView):
     def act(self, conversation: Conversation):
         services.conversation_escalate(conversation=conversation, by=self.request.user)
+        notifications_escalated(conversation=conversation, by=self.request.user)
         return self.panel_response(conversation, notice="Escalated: flagged as needing a human.")
 
 
@@ -468,6 +581,7 @@ class MediaRetryView(ThreadActionView):
                 messages.success(self.request, "Downloading the attachment again.")
             return redirect(self.thread_url(conversation))
         message.refresh_from_db()
+        self.messages_prepare(conversation, [message])
         context = {
             "workspace": self.workspace,
             "conversation": conversation,

@@ -1,7 +1,8 @@
 """Outbound replies: recorded before the provider call, sent at most once, statuses follow.
 
-Flow: `message_send_text` checks the 24-hour window, stores the message as `queued` and enqueues
-`message_deliver` in the same transaction. The job moves the row `queued -> sending` and commits
+Flow: `message_send_text` checks the 24-hour window (`message_send_template`, an approved
+template, needs no window), stores the message as `queued` and enqueues `message_deliver` in the
+same transaction. The job moves the row `queued -> sending` and commits
 BEFORE calling the provider, so a re-run (retry, reaper after a crash) that finds `sending` knows
 a call may have gone out and does not repeat it.
 
@@ -18,6 +19,7 @@ import logging
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Q
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
@@ -29,9 +31,16 @@ from chatdesk.crm.models import (
     MessageStatus,
 )
 from chatdesk.jobs.retry import with_database_retries
-from chatdesk.messaging.providers import OutsideWindowError, ProviderError, provider_for
+from chatdesk.messaging.models import MessageTemplate, template_parameter_errors
+from chatdesk.messaging.providers import (
+    OutsideWindowError,
+    ProviderError,
+    SendResult,
+    provider_for,
+)
 from chatdesk.messaging.ratelimits import send_slot_acquire
 from chatdesk.messaging.services import status_reports_apply
+from chatdesk.reports.services import conversation_days_record_reply
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +97,79 @@ def message_send_text(
     Conversation.objects.for_workspace(conversation.workspace).filter(pk=conversation.pk).update(
         last_message_at=now
     )
+    conversation_days_record_reply(conversation=conversation, author=author, at=now)
+    message_deliver.enqueue(message_id=message.pk)
+    return message
+
+
+class TemplateParametersError(SendRefusedError):
+    """Template parameters the agent must fix: `errors` maps each placeholder number to why."""
+
+    def __init__(self, errors: dict[int, str]):
+        super().__init__(" ".join(errors[n] for n in sorted(errors)))
+        self.errors = errors
+
+
+@transaction.atomic
+def message_send_template(
+    *,
+    conversation: Conversation,
+    template_id: int,
+    parameters: list[str],
+    author: str = Author.AGENT,
+    sent_by=None,
+) -> Message:
+    """Record an approved template (open or closed window alike) and queue its delivery.
+
+    The stored text is the body with the parameters filled in, as the customer will read it;
+    the payload keeps what the provider needs (name, language, parameters). Clears the
+    conversation's "needs a template" flag: the agent has done what it asked for.
+    """
+    from chatdesk.messaging.tasks import message_deliver
+
+    workspace = conversation.workspace
+    conversation = (
+        Conversation.objects.for_workspace(workspace).select_for_update().get(pk=conversation.pk)
+    )
+    template = (
+        MessageTemplate.objects.for_workspace(workspace)
+        .filter(Q(channel__isnull=True) | Q(channel_id=conversation.channel_id))
+        .filter(pk=template_id, is_enabled=True)
+        .first()
+    )
+    if template is None:
+        raise SendRefusedError(
+            "That template is not available for this channel any more (disabled or deleted). "
+            "Choose another one."
+        )
+    parameters = [p.strip() for p in parameters[: template.parameter_count]]
+    if errors := template_parameter_errors(template, parameters):
+        raise TemplateParametersError(errors)
+    now = timezone.now()
+    message = Message.objects.for_workspace(workspace).create(
+        workspace=workspace,
+        conversation=conversation,
+        channel_id=conversation.channel_id,
+        direction=Direction.OUTBOUND,
+        author=author,
+        sent_by=sent_by,
+        type="template",
+        text=template.render(parameters),
+        payload={
+            "template": {
+                "id": template.pk,
+                "name": template.name,
+                "language": template.language,
+                "parameters": parameters,
+            }
+        },
+        provider_timestamp=now,
+        status=MessageStatus.QUEUED,
+    )
+    Conversation.objects.for_workspace(workspace).filter(pk=conversation.pk).update(
+        last_message_at=now, needs_template=False
+    )
+    conversation_days_record_reply(conversation=conversation, author=author, at=now)
     message_deliver.enqueue(message_id=message.pk)
     return message
 
@@ -159,11 +241,7 @@ def message_deliver_once(
     # outage, so a message the provider accepted is not reported unknown because of a blip.
     with provider_for(message.channel, client=client) as provider:
         try:
-            result = provider.send_text(
-                to=message.conversation.contact.wa_id,
-                body=message.text,
-                reply_to=message.reply_to_provider_id,
-            )
+            result = _provider_send(provider, message)
         except OutsideWindowError as error:
             with_database_retries(partial(_fail_outside_window, message, error))
             return DeliverOutcome.FAILED, 0.0
@@ -179,6 +257,22 @@ def message_deliver_once(
             return DeliverOutcome.FAILED, 0.0
     with_database_retries(partial(_record_sent, message, result.provider_message_id))
     return DeliverOutcome.SENT, 0.0
+
+
+def _provider_send(provider, message: Message) -> SendResult:
+    to = message.conversation.contact.wa_id
+    if message.type == "template":
+        template = message.payload["template"]
+        parameters = template.get("parameters") or []
+        components = (
+            [{"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}]
+            if parameters
+            else None
+        )
+        return provider.send_template(
+            to=to, name=template["name"], language=template["language"], components=components
+        )
+    return provider.send_text(to=to, body=message.text, reply_to=message.reply_to_provider_id)
 
 
 def _delivery_in_flight(*, message_id: int, exclude_task_id: str | None) -> bool:

@@ -1,5 +1,6 @@
-"""Dashboard figures, computed by the database (aggregations over the range, never a loop over
-messages or conversations in Python). A fixed number of queries, whatever the data size.
+"""Dashboard figures: closed days from the daily rollups, today (and any day without a final
+rollup) computed live by the database. A fixed number of queries, whatever the data size, and
+the same figures either way (tests/reports/test_rollups.py compares them).
 
 Definitions (what each figure means, so a test can check it on hand-built data):
 - new leads: contacts created in the range, per day;
@@ -8,65 +9,76 @@ Definitions (what each figure means, so a test can check it on hand-built data):
   excluded;
 - assistant share: outbound messages written by the assistant / all outbound messages;
 - escalation rate: conversations with an inbound message in the range that are flagged
-  "needs a human" / conversations with an inbound message in the range;
+  "needs a human" now / conversations with an inbound message in the range;
 - median first response: for each conversation whose first inbound message in the range is at
   t0, the time from t0 to the first agent or assistant reply at or after t0 (private notes do
-  not count); the median over the conversations that got such a reply.
+  not count); the median over the conversations that got such a reply;
+- assistant: the drafts made in the range (one per customer message the assistant handled)
+  and what became of them: sent on its own, approved, edited and sent, rejected, waiting for
+  review, escalated (by reason), blocked by the guard (by check), flagged as complaints.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import (
-    Aggregate,
-    Count,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-)
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from chatdesk.crm.models import (
-    Author,
-    Contact,
-    Conversation,
-    ConversationStatus,
-    Direction,
-    Message,
+from chatdesk.crm.models import Conversation, ConversationStatus
+from chatdesk.reports.days import day_start, days_between
+from chatdesk.reports.first_response import (
+    conversations_written_to,
+    first_response_median_live,
+    first_response_median_rollup,
 )
+from chatdesk.reports.live import (
+    DraftCounts,
+    MessageCounts,
+    draft_counts_by_day,
+    message_counts_by_day,
+)
+from chatdesk.reports.models import DailyRollup
+from chatdesk.reports.reasons import CHECK_LABELS, REASON_LABELS
+from chatdesk.reports.services import rollup_is_final
 from chatdesk.tenancy.models import Workspace
 
 RANGES = (7, 30, 90)
 DEFAULT_RANGE = 30
-# The figures scan the range's messages: many agents reloading the page should not repeat that
-# work every time. A minute of staleness is fine for a report (the page says when it was made).
+# Many agents reloading the page should not repeat the work every time. A minute of staleness
+# is fine for a report (the page says when it was made).
 CACHE_SECONDS = 60
-
-
-class Median(Aggregate):
-    """PostgreSQL's exact median (percentile_cont interpolates between the two middle values,
-    like statistics.median)."""
-
-    function = "PERCENTILE_CONT"
-    name = "Median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    allow_distinct = False
 
 
 @dataclass(frozen=True)
 class DayCount:
     day: date
     values: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    code: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class AssistantFigures:
+    drafts: int
+    sent: int
+    sent_autonomous: int
+    approved: int
+    edited: int
+    rejected: int
+    pending_review: int
+    escalated: int
+    complaints: int
+    escalation_reasons: tuple[Breakdown, ...]  # most frequent first
+    guard_blocks: tuple[Breakdown, ...]
+    per_day: list[DayCount]  # drafts, sent, escalated
 
 
 @dataclass(frozen=True)
@@ -89,98 +101,138 @@ class Dashboard:
     escalation_rate: float | None  # None: no conversation with an inbound message
     answered_conversations: int
     median_first_response: timedelta | None  # None: no conversation got a reply
+    assistant: AssistantFigures
+    rollup_days: int  # closed days read from rollups (the rest were computed live)
 
 
 def dashboard_range(*, days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
     """Whole days: today and the days-1 before it, in the current time zone."""
     today = timezone.localdate(now or timezone.now())
-    since = timezone.make_aware(datetime.combine(today - timedelta(days=days - 1), time.min))
-    until = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
-    return since, until
-
-
-def _series(since: datetime, days: int, rows, keys: list[str]) -> list[DayCount]:
-    """Every day of the range, zeros included (the rows only hold days that had data)."""
-    start = timezone.localdate(since)
-    counts: dict[date, dict[str, int]] = {
-        start + timedelta(days=i): dict.fromkeys(keys, 0) for i in range(days)
-    }
-    for day, key, n in rows:
-        if day in counts and key in counts[day]:
-            counts[day][key] += n
-    return [DayCount(day=day, values=values) for day, values in counts.items()]
+    return day_start(today - timedelta(days=days - 1)), day_start(today + timedelta(days=1))
 
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+def _message_counts(rollup: DailyRollup) -> MessageCounts:
+    return MessageCounts(
+        new_leads=rollup.new_leads,
+        messages_in=rollup.messages_in,
+        messages_out=rollup.messages_out,
+        messages_out_assistant=rollup.messages_out_assistant,
+    )
+
+
+def _draft_counts(rollup: DailyRollup) -> DraftCounts:
+    counts = DraftCounts(
+        drafts=rollup.drafts,
+        sent_autonomous=rollup.sent_autonomous,
+        approved=rollup.approved,
+        edited=rollup.edited,
+        rejected=rollup.rejected,
+        pending_review=rollup.pending_review,
+        escalated=rollup.escalated,
+        complaints=rollup.complaints,
+    )
+    counts.escalation_reasons.update(rollup.escalation_reasons)
+    counts.guard_blocks.update(rollup.guard_blocks)
+    return counts
+
+
+def daily_figures_get(
+    *, workspace: Workspace, first_day: date, today: date
+) -> tuple[dict[date, MessageCounts], dict[date, DraftCounts], int]:
+    """Per-day counts for first_day..today: final rollups where there are, live for the rest.
+
+    A day whose drafts still wait for review takes its assistant counts live (a review changes
+    them at any moment); its message counts still come from the rollup. Returns the two
+    per-day maps and how many days came from rollups.
+    """
+    days = days_between(first_day, today)
+    final = {
+        rollup.day: rollup
+        for rollup in DailyRollup.objects.for_workspace(workspace).filter(
+            day__gte=first_day, day__lt=today
+        )
+        if rollup_is_final(rollup)
+    }
+    messages = message_counts_by_day(workspace=workspace, days=[d for d in days if d not in final])
+    messages.update({day: _message_counts(rollup) for day, rollup in final.items()})
+    settled = {day: rollup for day, rollup in final.items() if not rollup.pending_review}
+    drafts = draft_counts_by_day(workspace=workspace, days=[d for d in days if d not in settled])
+    drafts.update({day: _draft_counts(rollup) for day, rollup in settled.items()})
+    return messages, drafts, len(final)
+
+
+def _assistant_figures(drafts: dict[date, DraftCounts]) -> AssistantFigures:
+    total = DraftCounts()
+    for counts in drafts.values():
+        total.add(counts)
+
+    def breakdown(counter, labels) -> tuple[Breakdown, ...]:
+        rows = [Breakdown(code, labels.get(code, code), n) for code, n in counter.items() if n]
+        return tuple(sorted(rows, key=lambda b: (-b.count, b.label)))
+
+    return AssistantFigures(
+        drafts=total.drafts,
+        sent=total.sent,
+        sent_autonomous=total.sent_autonomous,
+        approved=total.approved,
+        edited=total.edited,
+        rejected=total.rejected,
+        pending_review=total.pending_review,
+        escalated=total.escalated,
+        complaints=total.complaints,
+        escalation_reasons=breakdown(total.escalation_reasons, REASON_LABELS),
+        guard_blocks=breakdown(total.guard_blocks, CHECK_LABELS),
+        per_day=[
+            DayCount(day, {"drafts": c.drafts, "sent": c.sent, "escalated": c.escalated})
+            for day, c in sorted(drafts.items())
+        ],
+    )
+
+
 def dashboard_get(*, workspace: Workspace, days: int, now: datetime | None = None) -> Dashboard:
+    now = now or timezone.now()
     since, until = dashboard_range(days=days, now=now)
-    in_range = {"provider_timestamp__gte": since, "provider_timestamp__lt": until}
-    messages = Message.objects.for_workspace(workspace).filter(is_private_note=False, **in_range)
+    first_day, today = timezone.localdate(since), timezone.localdate(now)
+    messages, drafts, rollup_days = daily_figures_get(
+        workspace=workspace, first_day=first_day, today=today
+    )
+    ordered = sorted(messages.items())
+    leads_per_day = [DayCount(day, {"leads": c.new_leads}) for day, c in ordered]
+    messages_per_day = [
+        DayCount(day, {"in": c.messages_in, "out": c.messages_out}) for day, c in ordered
+    ]
+    inbound = sum(c.messages_in for c in messages.values())
+    outbound = sum(c.messages_out for c in messages.values())
+    by_assistant = sum(c.messages_out_assistant for c in messages.values())
 
-    # 1. New leads per day.
-    lead_rows = (
-        Contact.objects.for_workspace(workspace)
-        .filter(created_at__gte=since, created_at__lt=until)
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
+    # Snapshots of now, and the range's distinct conversations: small indexed counts.
+    open_counts = (
+        Conversation.objects.for_workspace(workspace)
+        .filter(status=ConversationStatus.OPEN)
+        .aggregate(open=Count("id"), waiting=Count("id", filter=Q(needs_human=True)))
     )
-    leads_per_day = _series(since, days, [(d, "leads", n) for d, n in lead_rows], ["leads"])
-
-    # 2. Messages per day, by direction and author: one grouped query feeds the chart and the
-    # assistant share.
-    message_rows = list(
-        messages.annotate(day=TruncDate("provider_timestamp"))
-        .values("day", "direction", "author")
-        .annotate(n=Count("id"))
-        .values_list("day", "direction", "author", "n")
-        .order_by()
-    )
-    messages_per_day = _series(
-        since,
-        days,
-        [(d, direction, n) for d, direction, _author, n in message_rows],
-        [Direction.INBOUND.value, Direction.OUTBOUND.value],
-    )
-    inbound = sum(n for _d, direction, _a, n in message_rows if direction == Direction.INBOUND)
-    outbound = sum(n for _d, direction, _a, n in message_rows if direction == Direction.OUTBOUND)
-    by_assistant = sum(
-        n
-        for _d, direction, author, n in message_rows
-        if direction == Direction.OUTBOUND and author == Author.ASSISTANT
+    # Counting indexed columns, not the id: conv_written_idx alone answers (index-only scan).
+    escalation = conversations_written_to(workspace=workspace, since=since, until=until).aggregate(
+        total=Count("last_inbound_at"), escalated=Count("needs_human", filter=Q(needs_human=True))
     )
 
-    # 3. Conversations open now, and how many of them wait for a human.
-    conversations = Conversation.objects.for_workspace(workspace)
-    open_counts = conversations.filter(status=ConversationStatus.OPEN).aggregate(
-        open=Count("id"), waiting=Count("id", filter=Q(needs_human=True))
-    )
-
-    # 4. Escalation rate over the conversations the customers wrote to in the range. They are
-    # found from the range's messages (a time-range index scan), not by probing every
-    # conversation the workspace ever had.
-    written_to = conversations.filter(
-        pk__in=messages.filter(direction=Direction.INBOUND).values("conversation_id")
-    )
-    escalation = written_to.aggregate(
-        total=Count("id"), escalated=Count("id", filter=Q(needs_human=True))
-    )
-
-    # 5. Median first response, over the same conversations.
-    answered, median = _first_response_median(
-        workspace=workspace, conversations=written_to, since=since, until=until
-    )
+    if rollup_days == (today - first_day).days:
+        answered, median = first_response_median_rollup(
+            workspace=workspace, first_day=first_day, today=today, until=until
+        )
+    else:
+        answered, median = first_response_median_live(workspace=workspace, since=since, until=until)
 
     return Dashboard(
         days=days,
         since=since,
         until=until,
-        computed_at=now or timezone.now(),
-        new_leads=sum(d.values["leads"] for d in leads_per_day),
+        computed_at=now,
+        new_leads=sum(c.new_leads for c in messages.values()),
         leads_per_day=leads_per_day,
         open_conversations=open_counts["open"],
         waiting_for_human=open_counts["waiting"],
@@ -194,62 +246,16 @@ def dashboard_get(*, workspace: Workspace, days: int, now: datetime | None = Non
         escalation_rate=_rate(escalation["escalated"], escalation["total"]),
         answered_conversations=answered,
         median_first_response=median,
+        assistant=_assistant_figures(drafts),
+        rollup_days=rollup_days,
     )
 
 
 def dashboard_get_cached(*, workspace: Workspace, days: int) -> Dashboard:
     """dashboard_get(), remembered for CACHE_SECONDS per workspace, range and day."""
-    key = f"reports:dashboard:{workspace.pk}:{days}:{timezone.localdate().isoformat()}"
+    key = f"reports:dashboard:v2:{workspace.pk}:{days}:{timezone.localdate().isoformat()}"
     figures = cache.get(key)
     if figures is None:
         figures = dashboard_get(workspace=workspace, days=days)
         cache.set(key, figures, CACHE_SECONDS)
     return figures
-
-
-def _first_response_median(
-    *,
-    workspace: Workspace,
-    conversations: QuerySet[Conversation],
-    since: datetime,
-    until: datetime,
-) -> tuple[int, timedelta | None]:
-    """One query over `conversations` (those with an inbound message in the range): per
-    conversation, two correlated subqueries served by the message index on (conversation,
-    direction, time) find the first inbound message in the range (t0) and the first reply at or
-    after t0; the database takes the median of the gaps. A conversation without a reply yet has
-    a NULL gap, which COUNT and PERCENTILE_CONT skip."""
-    scoped = Message.objects.for_workspace(workspace)
-    first_inbound = (
-        scoped.filter(
-            conversation=OuterRef("pk"),
-            direction=Direction.INBOUND,
-            provider_timestamp__gte=since,
-            provider_timestamp__lt=until,
-        )
-        .order_by("provider_timestamp")
-        .values("provider_timestamp")[:1]
-    )
-    first_reply = (
-        scoped.filter(
-            conversation=OuterRef("pk"),
-            direction=Direction.OUTBOUND,
-            author__in=[Author.AGENT, Author.ASSISTANT],
-            is_private_note=False,
-            provider_timestamp__gte=OuterRef("first_inbound"),
-        )
-        .order_by("provider_timestamp")
-        .values("provider_timestamp")[:1]
-    )
-    gaps = conversations.annotate(first_inbound=Subquery(first_inbound)).annotate(
-        gap=ExpressionWrapper(
-            Subquery(first_reply) - F("first_inbound"), output_field=DurationField()
-        )
-    )
-    if connection.vendor == "postgresql":
-        result = gaps.aggregate(answered=Count("gap"), median=Median("gap"))
-        return result["answered"], result["median"]
-    # SQLite has no percentile function: the median of the per-conversation gaps (already
-    # computed by the query, one value per conversation) is taken here.
-    values = [gap for gap in gaps.values_list("gap", flat=True) if gap is not None]
-    return len(values), (statistics.median(values) if values else None)

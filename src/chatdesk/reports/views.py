@@ -65,5 +65,20 @@ class IndexView(WorkspaceViewMixin, TemplateView):
                 days=figures.messages_per_day,
                 series=[Series("in", "Inbound", "bar-a"), Series("out", "Outbound", "bar-b")],
             ),
+            breakdowns=[
+                ("Escalations by reason", "Reason", figures.assistant.escalation_reasons),
+                ("Guard blocks by check", "Check", figures.assistant.guard_blocks),
+            ],
+            assistant_chart=bar_chart(
+                slug="assistant",
+                title="Assistant drafts per day",
+                unit="",
+                days=figures.assistant.per_day,
+                series=[
+                    Series("drafts", "Drafts", "bar-a"),
+                    Series("sent", "Sent", "bar-b"),
+                    Series("escalated", "Escalated", "bar-c"),
+                ],
+            ),
         )
         return self.render_to_response(context, status=200 if valid else 400)

@@ -7,7 +7,7 @@ in tests/workspace_settings/tenant_url_samples.py (and tests/audit/ for the audi
 from django.urls import path
 
 from chatdesk.audit.views import AuditLogView
-from chatdesk.workspace_settings import views
+from chatdesk.workspace_settings import templates_views, views
 
 app_name = "workspace_settings"
 urlpatterns = [
@@ -54,6 +54,23 @@ urlpatterns = [
         "integrations/<int:channel_id>/test-event/",
         views.ChannelTestEventView.as_view(),
         name="channel-test-event",
+    ),
+    path("templates/", templates_views.TemplatesView.as_view(), name="templates"),
+    path("templates/add/", templates_views.TemplateAddView.as_view(), name="template-add"),
+    path(
+        "templates/<int:template_id>/edit/",
+        templates_views.TemplateEditView.as_view(),
+        name="template-edit",
+    ),
+    path(
+        "templates/<int:template_id>/enabled/",
+        templates_views.TemplateEnabledView.as_view(),
+        name="template-enabled",
+    ),
+    path(
+        "templates/<int:template_id>/delete/",
+        templates_views.TemplateDeleteView.as_view(),
+        name="template-delete",
     ),
     path("audit/", AuditLogView.as_view(), name="audit"),
 ]

@@ -407,9 +407,24 @@ def _read_send(body: dict) -> tuple[str, str, str, str]:
             isinstance(language, dict) and isinstance(language.get("code"), str)
         ):
             raise BadRequest("template.name and template.language.code are required")
-        return to, wa_id, "template", f"[template {content['name']} ({language['code']})]"
+        shown = f"[template {content['name']} ({language['code']})]"
+        if parameters := _template_body_parameters(content):
+            shown += ": " + " · ".join(parameters)  # what the customer's copy would fill in
+        return to, wa_id, "template", shown
     caption = content.get("caption") if isinstance(content.get("caption"), str) else ""
     return to, wa_id, message_type, caption or f"[{message_type}]"
+
+
+def _template_body_parameters(template: dict) -> list[str]:
+    """The text parameters of a template's body component (the simulator knows no bodies)."""
+    components = template.get("components")
+    found = []
+    for component in components if isinstance(components, list) else []:
+        if isinstance(component, dict) and component.get("type") == "body":
+            for parameter in component.get("parameters") or []:
+                if isinstance(parameter, dict) and isinstance(parameter.get("text"), str):
+                    found.append(parameter["text"])
+    return found
 
 
 def _is_loopback(host: str) -> bool:

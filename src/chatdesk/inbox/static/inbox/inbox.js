@@ -1,7 +1,7 @@
 // The open thread stays scrolled to the newest message as messages arrive, unless the agent
 // scrolled up to read older ones; the refreshed conversation list keeps its scroll position;
-// Ctrl/Cmd+Enter in the composer sends. Nothing else: the pages work without this file (and
-// without htmx).
+// Ctrl/Cmd+Enter in the composer sends; the template picker's preview follows what the agent
+// types. Nothing else: the pages work without this file (and without htmx).
 (function () {
   "use strict";
   var stick = true;
@@ -46,6 +46,21 @@
       list.scrollTop = listScrollTop;
       listScrollTop = null;
     }
+  });
+
+  // The same substitution as the server's preview: a blank parameter shows as its {{n}}.
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (!field || !field.dataset || !field.dataset.templateParam || !field.form) return;
+    var preview = field.form.querySelector("[data-template-preview]");
+    if (!preview) return;
+    var values = {};
+    field.form.querySelectorAll("[data-template-param]").forEach(function (input) {
+      values[input.dataset.templateParam] = input.value.trim();
+    });
+    preview.textContent = preview.dataset.templateBody.replace(/\{\{(\d+)\}\}/g, function (whole, n) {
+      return values[n] || whole;
+    });
   });
 
   document.addEventListener("keydown", function (event) {
