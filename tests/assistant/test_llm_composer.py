@@ -186,3 +186,38 @@ def test_llm_refusals_errors_and_timeouts_escalate_without_losing_the_message(
     assert any(reason in r for r in draft.reasons), draft.reasons
     draft.conversation.refresh_from_db()
     assert draft.conversation.needs_human
+
+
+def test_assistant_eval_composes_with_the_configured_llm_and_guards_its_drafts(llm_env, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.assistant.conftest import EXAMPLE_KB
+
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text(
+        '{"id": "hours", "message": "What are your office hours?", "expect": "answer", '
+        '"entry": "office-hours"}\n',
+        encoding="utf-8",
+    )
+    grounded = "Our office is open Monday to Friday."
+    with FakeLLM([grounded]) as fake:
+        llm_env(fake.url)
+        out = StringIO()
+        call_command(
+            "assistant-eval", "--kb", str(EXAMPLE_KB), "--suite", str(suite), "--json", stdout=out
+        )
+    [case] = json.loads(out.getvalue())["cases"]
+    assert len(fake.requests) == 1, "the LLM composed the reply"
+    assert case["decision"] == "answer" and case["reply"] == grounded
+
+    with FakeLLM(["Our office is open 24/7 and the fee is Rp 5.000.000."]) as fake:
+        llm_env(fake.url)
+        out = StringIO()
+        call_command(
+            "assistant-eval", "--kb", str(EXAMPLE_KB), "--suite", str(suite), "--json", stdout=out
+        )
+    [case] = json.loads(out.getvalue())["cases"]
+    assert len(fake.requests) == 1
+    assert case["decision"] == "escalate", "an invented fact never passes the guard"

@@ -1,7 +1,9 @@
 """`chatdesk assistant-eval --kb KB.yaml --suite SUITE.jsonl [--retriever lexical] [--json]`
 
 Runs every case of the suite through the same decision code the worker uses and reports what the
-assistant would have done. Sends nothing and touches no database. The file formats are described
+assistant would have done: the scope gate, the composer (the configured LLM when LLM_BASE_URL,
+LLM_API_KEY and LLM_MODEL are set, else the approved answer) and the guard. Sends nothing to a
+customer and touches no database. The file formats are described
 in `chatdesk.assistant.knowledge` (KB) and `chatdesk.assistant.evaluation` (suite).
 """
 
@@ -20,6 +22,7 @@ from chatdesk.assistant.evaluation import (
     summarise,
 )
 from chatdesk.assistant.knowledge import KnowledgeFormatError, parse_knowledge_yaml
+from chatdesk.assistant.llm import composer_from_settings
 
 
 def _read(path: str, what: str) -> str:
@@ -54,14 +57,15 @@ class Command(BaseCommand):
             raise CommandError(f"{options['suite']}: {exc}") from None
 
         if options["retriever"] == "embeddings":
-            from chatdesk.assistant.embeddings import available
+            from chatdesk.assistant.embeddings import INSTALL_HINT, missing
 
-            if not available():
+            if missing():
                 raise CommandError(
-                    "--retriever embeddings needs the optional extra: "
-                    "pip install 'chatdesk[embeddings]'"
+                    f"--retriever embeddings needs the optional extra ({missing()}): {INSTALL_HINT}"
                 )
-        results = run_suite(document, cases, retriever=options["retriever"])
+        results = run_suite(
+            document, cases, composer=composer_from_settings(), retriever=options["retriever"]
+        )
         summary = summarise(results)
         if options["json"]:
             self.stdout.write(
