@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chatdesk.crm.models import Conversation, Message
+from chatdesk.messaging.models import MessageTemplate
 from tests.browser.test_browser import (
     CUSTOMER_NAME,
     customer_conversation,
@@ -25,6 +26,8 @@ def test_a_template_registered_in_settings_reaches_the_customer_after_the_window
     live, agent_page, screenshot
 ):
     page = agent_page
+    # The demo seeds approved templates; this test registers its own, the only one, in Settings.
+    MessageTemplate.objects.for_workspace(live.demo.workspace).delete()
     page.get_by_role("link", name="Settings", exact=True).click()
     page.get_by_role("navigation", name="Settings").get_by_role("link", name="Templates").click()
     page.get_by_label("Name").fill("follow_up")

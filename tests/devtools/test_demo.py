@@ -5,22 +5,29 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
+from chatdesk.assistant.configuration import assistant_config_current, assistant_config_update
+from chatdesk.assistant.knowledge import parse_knowledge_yaml
+from chatdesk.assistant.models import AssistantConfig, KnowledgeEntry
+from chatdesk.audit.services import audit_system_actor
 from chatdesk.config.env import load_environment
 from chatdesk.devtools.seed import (
     DEMO_CHANNEL_ACCESS_TOKEN,
     DEMO_CHANNEL_APP_SECRET,
     DEMO_CHANNEL_PHONE_NUMBER_ID,
     DEMO_EMAIL,
+    DEMO_KNOWLEDGE_BASE,
     DEMO_PASSWORD,
     DemoRefusedError,
     demo_seed,
 )
-from chatdesk.messaging.models import Channel
+from chatdesk.messaging.models import Channel, MessageTemplate
 from chatdesk.ops.checks import check_no_demo_data_in_production
 from chatdesk.ops.management.commands.demo import demo_processes
 from chatdesk.tenancy.models import Membership, Role, Workspace
 from tests.devtools.helpers import PRODUCTION_ENV, run_python
+from tests.inbox.factories import conversation_make
 
 
 @pytest.mark.django_db
@@ -39,9 +46,94 @@ def test_demo_seed_creates_a_workspace_with_an_owner_who_can_log_in(client):
 @pytest.mark.django_db
 def test_demo_seed_run_twice_duplicates_nothing():
     demo_seed()
-    demo_seed()
+    workspace = demo_seed().workspace
     assert Workspace.objects.filter(slug="demo").count() == 1
     assert get_user_model().objects.filter(email=DEMO_EMAIL).count() == 1
+    assert KnowledgeEntry.objects.for_workspace(workspace).count() == 12
+    assert AssistantConfig.objects.for_workspace(workspace).count() == 2  # default, then seeded
+    assert MessageTemplate.objects.for_workspace(workspace).count() == 3
+
+
+@pytest.mark.django_db
+def test_demo_seed_loads_the_example_knowledge_base_so_the_assistant_can_answer():
+    workspace = demo_seed().workspace
+
+    # The very entries the example suite (`assistant-eval`) is written against, all enabled.
+    shipped = parse_knowledge_yaml(DEMO_KNOWLEDGE_BASE.read_text(encoding="utf-8")).entries
+    seeded = {
+        entry.key: entry.answer
+        for entry in KnowledgeEntry.objects.for_workspace(workspace).filter(enabled=True)
+    }
+    assert seeded == {entry.key: entry.answer for entry in shipped}
+    assert "Monday-Friday 09:00-17:00" in seeded["office-hours"]
+
+
+@pytest.mark.django_db
+def test_demo_seed_sets_the_example_assistant_settings_in_review_all_mode():
+    workspace = demo_seed().workspace
+
+    config = assistant_config_current(workspace=workspace)
+    assert (config.name, config.mode, config.threshold) == ("Ayu", "review_all", 0.70)
+    assert "Cakrawala Education" in config.persona
+    assert "pricing" in config.forbidden_topics and "scholarships" in config.forbidden_topics
+    assert config.is_active
+    assert config.version == 2  # the default a new workspace gets, then the example's settings
+
+
+@pytest.mark.django_db
+def test_demo_seed_again_keeps_assistant_settings_and_templates_someone_changed():
+    workspace = demo_seed().workspace
+    assistant_config_update(
+        workspace=workspace,
+        actor=audit_system_actor("tests"),
+        name="Budi",
+        mode="autonomous",
+        confirmed=True,
+    )
+    follow_up = MessageTemplate.objects.for_workspace(workspace).get(
+        name="follow_up", language="id"
+    )
+    follow_up.body = "Halo {{1}}, ada kabar baru untuk Anda."
+    follow_up.is_enabled = False
+    follow_up.save()
+
+    demo_seed()
+
+    config = assistant_config_current(workspace=workspace)
+    assert (config.version, config.name, config.mode) == (3, "Budi", "autonomous")
+    follow_up.refresh_from_db()
+    assert follow_up.body == "Halo {{1}}, ada kabar baru untuk Anda."
+    assert not follow_up.is_enabled
+    assert MessageTemplate.objects.for_workspace(workspace).count() == 3
+
+
+@pytest.mark.django_db
+def test_the_demo_template_picker_offers_the_seeded_templates_once_the_window_closed(client):
+    login = demo_seed()
+    conversation = conversation_make(
+        login.workspace, channel=login.channel, inbound_minutes_ago=60 * 30
+    )
+    templates = {
+        (t.name, t.language): t for t in MessageTemplate.objects.for_workspace(login.workspace)
+    }
+    assert set(templates) == {
+        ("follow_up", "id"),
+        ("follow_up", "en_US"),
+        ("consultation_reminder", "id"),
+    }
+    assert [templates[("follow_up", lang)].parameter_count for lang in ("id", "en_US")] == [1, 1]
+    client.force_login(get_user_model().objects.get(email=DEMO_EMAIL))
+
+    page = client.get(
+        reverse(
+            "inbox:thread",
+            kwargs={"workspace_slug": login.workspace.slug, "conversation_id": conversation.pk},
+        )
+    ).content.decode()
+
+    assert 'id="template-picker"' in page
+    for (name, language), template in templates.items():
+        assert f'<option value="{template.pk}">{name} ({language}) · Utility</option>' in page
 
 
 @pytest.mark.django_db
