@@ -26,15 +26,22 @@ from collections import defaultdict
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+CUSTOMERS = 500  # distinct senders, as bench/webhook_ingest.py's default
 
+# (module, function) wrapped by a timer; a name a module does not have is skipped, so the same
+# script profiles older revisions of the flow too.
 STEPS = (
     ("chatdesk.messaging.webhooks", "channel_for_key"),
+    ("chatdesk.messaging.webhooks", "_channel_lookup"),
     ("chatdesk.messaging.signatures", "signature_matches"),
     ("chatdesk.integrations.whatsapp_cloud.provider", "parse_body"),
     ("chatdesk.messaging.webhooks", "webhook_delivery_store"),
+    ("chatdesk.messaging.services", "_webhook_event_create"),
     ("chatdesk.messaging.services", "contact_upsert"),
     ("chatdesk.messaging.services", "conversation_for_contact"),
+    ("chatdesk.messaging.services", "_message_store_inbound_fast"),
     ("chatdesk.messaging.services", "_conversation_record_inbound"),
+    ("chatdesk.messaging.services", "_inbound_jobs_enqueue"),
     ("chatdesk.messaging.services", "channel_touch_webhook"),
 )
 
@@ -51,6 +58,20 @@ def main(argv: list[str]) -> int:
         "--log-level",
         default="INFO",
         help="INFO (as the load benchmark: one JSON line per webhook) or WARNING (none)",
+    )
+    parser.add_argument(
+        "--cprofile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print the N functions with the most cumulative time under cProfile (ingest)",
+    )
+    parser.add_argument(
+        "--reuse-connection",
+        action="store_true",
+        help="keep one database connection across requests, as Django's test client does "
+        "(by default each request ends like a served one: close_old_connections() applies "
+        "CONN_MAX_AGE)",
     )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(BENCH_DIR))
@@ -77,7 +98,7 @@ def profile(args) -> int:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import close_old_connections, connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.urls import clear_url_caches, include, path
@@ -100,6 +121,7 @@ def profile(args) -> int:
         secret=secret.encode(),
         phone_number_id=fixture["phone_number_id"],
         display_number=fixture["display_number"],
+        customers=CUSTOMERS,
     )
     client = Client()
     key = fixture["channel_key"]
@@ -113,23 +135,33 @@ def profile(args) -> int:
             headers={"X-Hub-Signature-256": headers["X-Hub-Signature-256"]},
         )
         assert response.status_code == 200, response.content[:200]
+        if not args.reuse_connection:
+            # What the request_finished signal does in a server (the test client suppresses
+            # it): with CONN_MAX_AGE = 0 the next request opens a new connection.
+            close_old_connections()
 
-    timings: dict[str, float] = defaultdict(float)
+    # name -> [wall seconds, this thread's CPU seconds]; CPU is what a busy machine does not
+    # distort (on PostgreSQL it leaves out the server's share).
+    timings: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
 
     def timed(name: str, original):
         @functools.wraps(original)
         def wrapper(*a, **kw):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 return original(*a, **kw)
             finally:
-                timings[name] += time.perf_counter() - started
+                timings[name][0] += time.perf_counter() - started
+                timings[name][1] += time.thread_time() - cpu_started
 
         return wrapper
 
+    steps = []
     for module_name, name in STEPS:
         module = importlib.import_module(module_name)
-        setattr(module, name, timed(name, getattr(module, name)))
+        if hasattr(module, name):
+            setattr(module, name, timed(name, getattr(module, name)))
+            steps.append(name)
 
     # The log lines are produced (that cost is part of a request) but not shown.
     for handler in logging.getLogger().handlers:
@@ -143,11 +175,18 @@ def profile(args) -> int:
     timings.clear()
     results = {}
     for label, url in (("floor", floor_url), ("ingest", ingest_url)):
-        with CaptureQueriesContext(connection) as queries:
-            post(url)
-        query_count = len(queries)
-        if os.environ.get("BENCH_SHOW_QUERIES"):
-            print("\n".join(q["sql"][:120] for q in queries.captured_queries))
+        # The warm-up alternated the views, so the ingest view has seen the even customers only
+        # (customer = event number % CUSTOMERS): customer 1 is new, customer 0 known.
+        query_count = []
+        for customer in (1, 0):
+            events.issued = -(-events.issued // CUSTOMERS) * CUSTOMERS + customer
+            with CaptureQueriesContext(connection) as queries:
+                post(url)
+            query_count.append(len(queries))
+            if os.environ.get("BENCH_SHOW_QUERIES"):
+                for query in queries.captured_queries:
+                    print(f"{query['time']:>7} s  {query['sql'][:110]}")
+                print()
         started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(args.requests):
             post(url)
@@ -158,17 +197,32 @@ def profile(args) -> int:
         )
     print(
         f"database: {args.db}; {args.requests} requests each, one thread, test client, "
-        f"log level {args.log_level}"
+        f"log level {args.log_level}, CONN_MAX_AGE {connection.settings_dict['CONN_MAX_AGE']}"
+        + (" (connection reused)" if args.reuse_connection else "")
     )
-    for label, (ms, cpu_ms, count) in results.items():
-        print(f"  {label:6}: {ms:6.2f} ms per request ({cpu_ms:.2f} ms CPU), {count} queries")
+    for label, (ms, cpu_ms, (new, known)) in results.items():
+        print(
+            f"  {label:6}: {ms:6.2f} ms per request ({cpu_ms:.2f} ms CPU), "
+            f"queries: {new} (new customer), {known} (known customer)"
+        )
+    step_timings = {name: list(values) for name, values in timings.items()}
+    if args.cprofile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(args.requests):
+            post(ingest_url)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.cprofile)
     ceiling = results["floor"][1] / results["ingest"][1]
     print(f"  floor CPU / ingest CPU (ceiling of the throughput ratio): {ceiling:.2f}")
     total = results["ingest"][0]
     print("  ingest steps (inclusive, nested steps are part of webhook_delivery_store):")
-    for _, name in STEPS:
-        ms = timings[name] / args.requests * 1000
-        print(f"    {name:30} {ms:6.2f} ms  {100 * ms / total:4.0f}%")
+    for name in (name for name in steps if name in step_timings):  # the ones that ran
+        wall, cpu = (seconds / args.requests * 1000 for seconds in step_timings[name])
+        print(f"    {name:30} {wall:6.2f} ms  {100 * wall / total:4.0f}%  ({cpu:.2f} ms CPU)")
     return 0
 
 

@@ -312,11 +312,15 @@ class LoadGenerator:
         meter: CpuMeter,
         max_connections: int,
         client: str = "raw",
+        keep_alive: bool = True,
     ) -> None:
         self.url = path
         self.events = events
         self.meter = meter
         self.client_kind = client
+        # False: one connection per request, as a proxy without upstream keep-alive (nginx's
+        # default) talks to gunicorn; each request then goes to whichever worker accepts first.
+        self.keep_alive = keep_alive
         parts = httpx.URL(base_url)
         self.host, self.port = parts.host, parts.port
         self._idle: list[RawConnection] = []
@@ -338,11 +342,13 @@ class LoadGenerator:
         lines = [f"POST {self.url} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         lines.append(f"Content-Length: {len(body)}")
+        if not self.keep_alive:
+            lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def _post_raw(self, body: bytes, headers: dict[str, str], fresh: bool) -> tuple[int, str]:
         connection = None
-        while self._idle and not fresh:
+        while self._idle and not fresh and self.keep_alive:
             candidate = self._idle.pop()
             if candidate.usable():
                 connection = candidate
@@ -358,7 +364,7 @@ class LoadGenerator:
         except BaseException:
             connection.close()
             raise
-        if reusable:
+        if reusable and self.keep_alive:
             connection.idle_since = time.monotonic()
             self._idle.append(connection)
         else:

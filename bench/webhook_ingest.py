@@ -83,6 +83,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="raw",
         help="load generator HTTP client: hand-written keep-alive HTTP/1.1 (cheap) or httpx",
     )
+    parser.add_argument(
+        "--connections",
+        choices=["keep-alive", "close"],
+        default="keep-alive",
+        help="raw client: reuse connections, or one per request (a proxy without keep-alive)",
+    )
+    parser.add_argument(
+        "--rates",
+        default="",
+        help="open-loop phases at these fixed rates (req/s, comma-separated), each for "
+        "--duration s: compares variants at the same offered load",
+    )
     parser.add_argument("--max-in-flight", type=int, default=256, help="open-loop cap")
     parser.add_argument("--customers", type=int, default=500, help="distinct senders")
     parser.add_argument(
@@ -131,6 +143,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.levels = [int(v) for v in args.concurrency.split(",") if v.strip()]
     except ValueError:
         parser.error("--concurrency takes whole numbers separated by commas, e.g. 8,16,32")
+    try:
+        args.fixed_rates = [float(v) for v in args.rates.split(",") if v.strip()]
+    except ValueError:
+        parser.error("--rates takes numbers separated by commas, e.g. 20,40")
+    if any(rate <= 0 for rate in args.fixed_rates):
+        parser.error("--rates must be positive")
     if not args.levels or min(args.levels) < 1:
         parser.error("--concurrency needs at least one level of 1 or more")
     if args.burst_concurrency is None:
@@ -427,6 +445,7 @@ async def drive(
         meter=meter,
         max_connections=connections,
         client=args.client,
+        keep_alive=args.connections == "keep-alive",
     )
     phases: list[PhaseResult] = []
 
@@ -452,6 +471,12 @@ async def drive(
                     await gen.run_closed(phase, concurrency=level, duration_s=args.duration)
                 )
             )
+        for rate in args.fixed_rates:
+            phase = PhaseResult(server.name, f"rate {rate:g}/s", "open", target_rate=rate)
+            await gen.run_open(
+                phase, rate=rate, duration_s=args.duration, max_in_flight=args.max_in_flight
+            )
+            await record(phase)
         if args.rate_search:
             await rate_search(gen, server.name, closed, args, record)
         if args.burst:

@@ -1,5 +1,5 @@
 """Provider-neutral events. Each provider's parser turns a webhook body into these; the ingest
-service (`messaging.services.webhook_event_ingest`) stores them without knowing the provider."""
+service (`messaging.services.webhook_delivery_store`) stores them without knowing the provider."""
 
 from __future__ import annotations
 

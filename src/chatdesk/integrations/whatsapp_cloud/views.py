@@ -27,7 +27,8 @@ def whatsapp_cloud_webhook(request: HttpRequest, channel_key: str) -> HttpRespon
 def verification_handshake(request: HttpRequest, channel_key: str) -> HttpResponse:
     """Meta calls `GET ?hub.mode=subscribe&hub.challenge=X&hub.verify_token=T` when the callback
     URL is saved; answering X proves we own the URL and know the channel's verify token."""
-    channel = channel_for_key(kind=ChannelKind.META, channel_key=channel_key)
+    # Fresh: the verify token was probably set a moment ago, maybe in another process.
+    channel = channel_for_key(kind=ChannelKind.META, channel_key=channel_key, fresh=True)
     if channel is None:
         return reject(request, channel=None, key=channel_key, reason="unknown channel", status=404)
     if not channel.is_active:
