@@ -224,3 +224,42 @@ def test_figures_are_cached_per_workspace_and_never_shown_to_another(client, wor
     assert client.get(dashboard_url(world_a, 7)).context["figures"].inbound_total == 1
     client.force_login(world_b.agent)
     assert client.get(dashboard_url(world_b, 7)).context["figures"].inbound_total == 0
+
+
+def test_the_page_says_as_of_when_todays_figures_were_taken(client, world_a):
+    from zoneinfo import ZoneInfo
+
+    from django.test import override_settings
+
+    from chatdesk.reports.models import DailyRollup
+    from chatdesk.reports.services import daily_rollup_build
+
+    client.force_login(world_a.agent)
+    cache.clear()
+    with override_settings(TIME_ZONE="Asia/Jakarta"):  # the zone the days are counted in
+        now = timezone.now()
+        inbound(conversation(world_a), now - timedelta(minutes=20))
+        # No rollup for today (the worker has not run): counted live, as of now.
+        figures = client.get(dashboard_url(world_a, 7)).context["figures"]
+        assert figures.today_as_of == figures.computed_at
+        html = client.get(dashboard_url(world_a, 7)).content.decode()
+        live_at = figures.computed_at.astimezone(ZoneInfo("Asia/Jakarta"))
+        assert f"Figures for today as of {live_at:%H:%M} WIB." in html
+
+        # The worker built today's rollup three minutes ago: the page shows it, as of then.
+        today = timezone.localdate(now)
+        daily_rollup_build(workspace=world_a.workspace, day=today)
+        built_at = max(
+            now - timedelta(minutes=3),
+            timezone.make_aware(datetime.combine(today, datetime.min.time()))
+            + timedelta(seconds=1),
+        )
+        DailyRollup.objects.for_workspace(world_a.workspace).filter(day=today).update(
+            built_at=built_at
+        )
+        cache.clear()
+        response = client.get(dashboard_url(world_a, 7))
+    assert response.context["figures"].today_as_of == built_at
+    assert response.context["figures"].inbound_total == 1
+    local = built_at.astimezone(ZoneInfo("Asia/Jakarta"))
+    assert f"Figures for today as of {local:%H:%M} WIB." in response.content.decode()

@@ -52,6 +52,27 @@ def test_each_run_builds_today_yesterday_and_backfills_a_few_missing_days(world_
     assert len(rollup_days(world_a)) == WINDOW_DAYS
 
 
+def test_todays_rollup_holds_the_figures_of_each_range_whose_closed_days_are_built(world_a):
+    today = timezone.localdate()
+    daily_rollups_refresh()  # a new installation: the first run backfills a week
+    rollup = DailyRollup.objects.for_workspace(world_a.workspace).get(day=today)
+    assert set(rollup.range_figures) == {"7"}
+    assert rollup.range_figures["7"] == {
+        "written_to": 0,
+        "escalated": 0,
+        "answered": 0,
+        "median_us": None,
+    }
+    for _ in range(WINDOW_DAYS // MISSING_DAYS_PER_RUN + 1):
+        daily_rollups_refresh()
+    rollup.refresh_from_db()
+    assert set(rollup.range_figures) == {"7", "30", "90"}
+    yesterday = DailyRollup.objects.for_workspace(world_a.workspace).get(
+        day=today - timedelta(days=1)
+    )
+    assert yesterday.range_figures == {}  # only today's row serves the ranges
+
+
 def test_days_with_drafts_waiting_for_review_are_rebuilt_until_reviewed(world_a):
     today = timezone.localdate()
     five_days_ago = timezone.now() - timedelta(days=5)

@@ -15,7 +15,7 @@ import pytest
 from django.test import override_settings
 
 from chatdesk.assistant.models import DraftStatus
-from chatdesk.crm.models import Author
+from chatdesk.crm.models import Author, Message
 from chatdesk.reports.models import ConversationDay, DailyRollup
 from chatdesk.reports.selectors import dashboard_get
 from chatdesk.reports.services import (
@@ -140,7 +140,7 @@ def build_data(world):
 
 
 def comparable(figures):
-    return replace(figures, computed_at=None, rollup_days=None)
+    return replace(figures, computed_at=None, rollup_days=None, today_as_of=None)
 
 
 @pytest.mark.parametrize("days", [7, 30, 90])
@@ -257,3 +257,178 @@ def test_a_note_or_a_system_message_is_not_a_first_reply(world_a):
     conversation_days_record_reply(conversation=conv, author=Author.AGENT, at=at(5, 13))
     row.refresh_from_db()
     assert row.first_reply_at == at(5, 13)  # the earliest reply wins, whatever the order
+
+
+# Today from today's rollup while the worker keeps it fresh, live otherwise.
+
+
+def rebuilt_at(world, built_at, *days):
+    """The worker's last run built these days at `built_at` (the rebuild ran on the real clock,
+    after NOW; this is the moment the job would have stamped on them)."""
+    DailyRollup.objects.for_workspace(world.workspace).filter(day__in=days).update(
+        built_at=built_at
+    )
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+def test_today_from_a_fresh_rollup_equals_the_live_computation(world_a, world_b, days):
+    build_data(world_a)
+    build_data(world_b)
+    live = dashboard_get(workspace=world_a.workspace, days=days, now=NOW)
+    first_day = TODAY - timedelta(days=days - 1)
+    yesterday = TODAY - timedelta(days=1)
+    for world in (world_a, world_b):
+        daily_rollups_rebuild(workspace=world.workspace, first_day=first_day, last_day=yesterday)
+        # The worker's latest run, two minutes ago.
+        daily_rollup_build(workspace=world.workspace, day=TODAY, now=NOW - timedelta(minutes=2))
+    today = DailyRollup.objects.for_workspace(world_a.workspace).get(day=TODAY)
+    assert str(days) in today.range_figures
+    rolled = dashboard_get(workspace=world_a.workspace, days=days, now=NOW)
+    assert rolled.rollup_days == days  # every day, today included
+    assert rolled.today_as_of == NOW - timedelta(minutes=2)
+    assert comparable(rolled) == comparable(live)
+
+
+def test_a_range_with_a_closed_day_missing_at_the_build_is_computed_from_its_days(world_a):
+    build_data(world_a)
+    live = dashboard_get(workspace=world_a.workspace, days=7, now=NOW)
+    daily_rollups_rebuild(
+        workspace=world_a.workspace, first_day=date(2026, 5, 14), last_day=date(2026, 5, 19)
+    )
+    DailyRollup.objects.for_workspace(world_a.workspace).filter(day=date(2026, 5, 16)).delete()
+    daily_rollup_build(workspace=world_a.workspace, day=TODAY, now=NOW - timedelta(minutes=4))
+    assert DailyRollup.objects.for_workspace(world_a.workspace).get(day=TODAY).range_figures == {}
+    # The missing day is built after today's rollup: its range's figures come from the days.
+    daily_rollup_build(workspace=world_a.workspace, day=date(2026, 5, 16))
+    figures = dashboard_get(workspace=world_a.workspace, days=7, now=NOW)
+    assert figures.rollup_days == 7
+    assert comparable(figures) == comparable(live)
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["range figures stored", "days only"])
+def test_today_from_a_fresh_rollup_reads_no_message_draft_or_contact(world_a, stored):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chatdesk.assistant.models import AssistantDraft
+    from chatdesk.crm.models import Contact, Conversation
+
+    build_data(world_a)
+    daily_rollups_rebuild(workspace=world_a.workspace, first_day=date(2026, 4, 1), last_day=TODAY)
+    if stored:  # what the job builds
+        daily_rollup_build(workspace=world_a.workspace, day=TODAY, now=NOW - timedelta(minutes=1))
+    # (Without: a rollup without range figures, e.g. built before they existed.)
+    rebuilt_at(world_a, NOW - timedelta(minutes=1), TODAY, date(2026, 5, 17))
+    with CaptureQueriesContext(connection) as queries:
+        figures = dashboard_get(workspace=world_a.workspace, days=30, now=NOW)
+    assert figures.rollup_days == 30
+    sql = [q["sql"] for q in queries]
+    for model in (Message, AssistantDraft, Contact):
+        assert not [q for q in sql if model._meta.db_table in q]
+    conversations = [q for q in sql if Conversation._meta.db_table in q]
+    days = [q for q in sql if ConversationDay._meta.db_table in q]
+    if stored:
+        # The rollups and the open conversations now: whatever the data, nothing else.
+        assert (len(sql), len(conversations), len(days)) == (2, 1, 0)
+    else:
+        # And the range's conversations written to, and the median over conversation days.
+        assert (len(sql), len(conversations), len(days)) == (4, 2, 1)
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["missing", "stale", "invalidated", "built after the moment asked for"],
+)
+def test_today_is_computed_live_when_its_rollup_is_not_fresh(world_a, how):
+    from chatdesk.reports.services import DASHBOARD_TODAY_MAX_AGE
+
+    build_data(world_a)
+    live = dashboard_get(workspace=world_a.workspace, days=7, now=NOW)
+    daily_rollups_rebuild(workspace=world_a.workspace, first_day=date(2026, 5, 14), last_day=TODAY)
+    today = DailyRollup.objects.for_workspace(world_a.workspace).filter(day=TODAY)
+    today.update(messages_in=999)  # would show if the dashboard read it
+    if how == "missing":
+        today.delete()
+    elif how == "stale":  # the worker has not run for a while
+        rebuilt_at(world_a, NOW - DASHBOARD_TODAY_MAX_AGE, TODAY)
+    elif how == "invalidated":  # e.g. a complaint flagged on one of today's drafts
+        rebuilt_at(world_a, at(5, 20), TODAY)
+    else:
+        rebuilt_at(world_a, NOW + timedelta(seconds=1), TODAY)
+    figures = dashboard_get(workspace=world_a.workspace, days=7, now=NOW)
+    assert figures.rollup_days == 6
+    assert figures.today_as_of == NOW
+    assert comparable(figures) == comparable(live)
+
+
+def test_a_fresh_rollup_shows_today_as_of_its_build(world_a):
+    build_data(world_a)
+    daily_rollups_rebuild(workspace=world_a.workspace, first_day=date(2026, 5, 14), last_day=TODAY)
+    rebuilt_at(world_a, NOW - timedelta(minutes=3), TODAY)
+    before = dashboard_get(workspace=world_a.workspace, days=7, now=NOW)
+    inbound(conversation(world_a), NOW - timedelta(minutes=1))  # after the build
+    after = dashboard_get(workspace=world_a.workspace, days=7, now=NOW)
+    assert after.inbound_total == before.inbound_total  # shown at the next build
+    assert after.today_as_of == NOW - timedelta(minutes=3)
+    daily_rollup_build(workspace=world_a.workspace, day=TODAY)
+    rebuilt_at(world_a, NOW, TODAY)
+    assert dashboard_get(workspace=world_a.workspace, days=7, now=NOW).inbound_total == (
+        before.inbound_total + 1
+    )
+
+
+def test_a_day_with_drafts_waiting_takes_them_from_its_fresh_rollup_else_live(world_a):
+    from chatdesk.assistant.models import AssistantDraft
+
+    build_data(world_a)
+    daily_rollups_rebuild(workspace=world_a.workspace, first_day=date(2026, 5, 14), last_day=TODAY)
+    waiting_day = date(2026, 5, 17)  # its draft waits for review
+    rebuilt_at(world_a, NOW - timedelta(minutes=4), TODAY, waiting_day)
+    figures = dashboard_get(workspace=world_a.workspace, days=7, now=NOW)
+    assert figures.assistant.pending_review == 2
+    # Reviewed since the job's last run: the fresh rollup still says waiting, and the page
+    # says as of when; the next run (or a stale rollup: the worker is down) counts it.
+    AssistantDraft.objects.for_workspace(world_a.workspace).filter(
+        created_at__date=waiting_day
+    ).update(status=DraftStatus.REJECTED)
+    figures = dashboard_get(workspace=world_a.workspace, days=7, now=NOW)
+    assert (figures.assistant.pending_review, figures.assistant.rejected) == (2, 1)
+    assert figures.today_as_of == NOW - timedelta(minutes=4)
+    rebuilt_at(world_a, at(5, 19), waiting_day)  # final, but not fresh
+    figures = dashboard_get(workspace=world_a.workspace, days=7, now=NOW)
+    assert (figures.assistant.pending_review, figures.assistant.rejected) == (1, 2)
+    assert figures.rollup_days == 7  # its message counts are final: still from the rollup
+
+
+def test_rebuilding_today_rewrites_only_the_conversation_days_that_changed(world_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    build_data(world_a)
+    daily_rollup_build(workspace=world_a.workspace, day=TODAY)
+    rows = ConversationDay.objects.for_workspace(world_a.workspace).filter(day=TODAY)
+    before = dict(rows.values_list("conversation_id", "pk"))
+    table = ConversationDay._meta.db_table
+
+    def writes():
+        with CaptureQueriesContext(connection) as queries:
+            daily_rollup_build(workspace=world_a.workspace, day=TODAY)
+        return [
+            q["sql"].split()[0]
+            for q in queries
+            if table in q["sql"] and not q["sql"].startswith("SELECT")
+        ]
+
+    assert writes() == []  # nothing changed: nothing written
+    newcomer = conversation(world_a)
+    inbound(newcomer, at(5, 20, 13))
+    assert writes() == ["INSERT"]
+    ConversationDay.objects.for_workspace(world_a.workspace).filter(conversation=newcomer).update(
+        first_inbound_at=at(5, 20, 14)
+    )  # wrong: the build puts it right
+    assert writes() == ["UPDATE"]
+    assert rows.get(conversation=newcomer).first_inbound_at == at(5, 20, 13)
+    assert dict(rows.exclude(conversation=newcomer).values_list("conversation_id", "pk")) == before
+    Message.objects.for_workspace(world_a.workspace).filter(conversation=newcomer).delete()
+    assert writes() == ["DELETE"]
+    assert dict(rows.values_list("conversation_id", "pk")) == before

@@ -8,6 +8,9 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+# The dashboard's ranges: whole days ending today.
+RANGES = (7, 30, 90)
+
 
 def day_start(day: date) -> datetime:
     """Midnight at the start of `day`, aware, in the current time zone."""

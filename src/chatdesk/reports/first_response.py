@@ -10,7 +10,8 @@ serve every range. A `ConversationDay` row holds, for one conversation and one d
 customer wrote, that day's first customer message and the first reply after it, plus the
 customer's previous day of writing: for a range starting on day D, a conversation's t0 is on
 the first of its days >= D, which is the row whose previous day is before D (or none). Closed
-days come from those rows; today, always live, from today's messages only.
+days come from those rows; today too while its rollup is fresh, otherwise live from today's
+messages only.
 """
 
 from __future__ import annotations
@@ -162,45 +163,30 @@ def conversation_days_build(*, workspace: Workspace, day: date) -> list[Conversa
 
 
 def first_response_median_rollup(
-    *, workspace: Workspace, first_day: date, today: date, until: datetime
+    *, workspace: Workspace, first_day: date, today: date, until: datetime, with_today: bool
 ) -> tuple[int, timedelta | None]:
     """(answered conversations, median) for the days first_day..today, every closed one having
-    its `ConversationDay` rows: one query over those rows (an index-only range) and the
-    conversations written to today (a few index lookups each)."""
+    its `ConversationDay` rows: one query over those rows (an index-only range). Today's come
+    from its rows too when `with_today` (today's rollup is fresh: rows as of its build, replies
+    since then kept current by `conversation_days_record_reply`); otherwise from the
+    conversations written to today (a few index lookups each, as many as today's traffic)."""
+    through = {"day__lte": today} if with_today else {"day__lt": today}
     scoped_days = ConversationDay.objects.for_workspace(workspace).filter(
-        day__gte=first_day, day__lt=today
+        day__gte=first_day, **through
     )
     closed, closed_params = (
         scoped_days.filter(Q(previous_day__isnull=True) | Q(previous_day__lt=first_day))
         .values("first_inbound_at", "first_reply_at")
         .query.sql_with_params()
     )
-    # Today: the conversations written to today (conv_written_idx) that were not written to on
-    # an earlier day of the range (those have their t0 in the closed rows), their first
-    # customer message today (t0) and the first reply at or after it. "Not written to earlier"
-    # is a scalar subquery, not NOT EXISTS: PostgreSQL then probes conversation_day_unique_day
-    # once per conversation instead of hashing every conversation day of the range.
-    start = day_start(today)
-    earlier = Subquery(
-        scoped_days.filter(conversation=OuterRef("pk")).values("conversation_id")[:1]
-    )
-    todays, todays_params = (
-        conversations_written_to(workspace=workspace, since=start, until=until)
-        .annotate(earlier=earlier)
-        .filter(earlier__isnull=True)
-        .annotate(t0=_first_inbound(workspace, start, until))
-        .annotate(reply=_first_reply(workspace, OuterRef("t0")))
-        .values("t0", "reply")
-        .order_by()
-        .query.sql_with_params()
-    )
     # (S608: the interpolated pieces are SQL compiled by Django from scoped querysets; every
     # value is a parameter.)
-    gaps = (
-        f"SELECT c.first_inbound_at AS t0, c.first_reply_at AS reply FROM ({closed}) c "  # noqa: S608
-        f"UNION ALL SELECT t.t0, t.reply FROM ({todays}) t"
-    )
-    params = [*closed_params, *todays_params]
+    gaps = f"SELECT c.first_inbound_at AS t0, c.first_reply_at AS reply FROM ({closed}) c"  # noqa: S608
+    params = list(closed_params)
+    if not with_today:
+        todays, todays_params = _todays_first_responses(workspace, scoped_days, today, until)
+        gaps += f" UNION ALL SELECT t.t0, t.reply FROM ({todays}) t"  # noqa: S608
+        params += todays_params
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -214,6 +200,31 @@ def first_response_median_rollup(
         cursor.execute(sql, params)
         values = [_sqlite_datetime(reply) - _sqlite_datetime(t0) for t0, reply in cursor]
     return len(values), (statistics.median(values) if values else None)
+
+
+def _todays_first_responses(
+    workspace: Workspace, scoped_days: QuerySet[ConversationDay], today: date, until: datetime
+) -> tuple[str, tuple]:
+    """(SQL, params) of today's (t0, reply) rows computed live: the conversations written to
+    today (conv_written_idx) that were not written to on an earlier day of the range (those
+    have their t0 in the closed rows), their first customer message today (t0) and the first
+    reply at or after it. "Not written to earlier" is a scalar subquery, not NOT EXISTS:
+    PostgreSQL then probes conversation_day_unique_day once per conversation instead of hashing
+    every conversation day of the range."""
+    start = day_start(today)
+    earlier = Subquery(
+        scoped_days.filter(conversation=OuterRef("pk")).values("conversation_id")[:1]
+    )
+    return (
+        conversations_written_to(workspace=workspace, since=start, until=until)
+        .annotate(earlier=earlier)
+        .filter(earlier__isnull=True)
+        .annotate(t0=_first_inbound(workspace, start, until))
+        .annotate(reply=_first_reply(workspace, OuterRef("t0")))
+        .values("t0", "reply")
+        .order_by()
+        .query.sql_with_params()
+    )
 
 
 def _sqlite_datetime(value) -> datetime:

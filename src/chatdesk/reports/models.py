@@ -2,7 +2,8 @@
 
 - `DailyRollup`: one row per workspace and day with the day's additive counts (leads, messages,
   assistant drafts and what became of them). Built by `daily_rollup_build` (the periodic job,
-  `chatdesk reports-rebuild`); the dashboard reads closed days from it and computes today live.
+  `chatdesk reports-rebuild`); the dashboard reads closed days from it, and today while the
+  worker keeps today's row fresh (live otherwise).
 - `ConversationDay`: one row per conversation and day on which the customer wrote, with the
   first customer message of that day and the first reply at or after it. The median first
   response depends on the range (t0 = the conversation's first customer message *in the range*),
@@ -41,6 +42,13 @@ class DailyRollup(WorkspaceScopedModel):
     built_at = models.DateTimeField(
         help_text="A rollup built before its day ended is partial: the dashboard ignores it"
     )
+    # Today's row only: the figures over each dashboard range ending that day that are not sums
+    # of days (conversations written to, escalated; answered, median first response), computed
+    # when the row is built, so the page reads them instead of scanning the range's
+    # conversations on every load. {"30": {"written_to": n, "escalated": n, "answered": n,
+    # "median_us": microseconds or null}}; a range is left out when one of its closed days had
+    # no final rollup then.
+    range_figures = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

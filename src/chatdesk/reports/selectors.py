@@ -1,6 +1,10 @@
-"""Dashboard figures: closed days from the daily rollups, today (and any day without a final
-rollup) computed live by the database. A fixed number of queries, whatever the data size, and
-the same figures either way (tests/reports/test_rollups.py compares them).
+"""Dashboard figures from the daily rollups: closed days from their final rollups, today from
+today's rollup while the worker keeps it fresh (the page says as of when), with the range's
+figures that are not sums of days (conversations written to and escalated, the median first
+response), which the job computes with it. Today when its rollup is missing or stale (the worker
+is down), and any closed day without a final rollup, are computed live by the database. A fixed
+number of queries, whatever the data size, and the same figures either way
+(tests/reports/test_rollups.py compares them).
 
 Definitions (what each figure means, so a test can check it on hand-built data):
 - new leads: contacts created in the range, per day;
@@ -9,7 +13,8 @@ Definitions (what each figure means, so a test can check it on hand-built data):
   excluded;
 - assistant share: outbound messages written by the assistant / all outbound messages;
 - escalation rate: conversations with an inbound message in the range that are flagged
-  "needs a human" now / conversations with an inbound message in the range;
+  "needs a human" now (as of today's rollup when read from it) / conversations with an
+  inbound message in the range;
 - median first response: for each conversation whose first inbound message in the range is at
   t0, the time from t0 to the first agent or assistant reply at or after t0 (private notes do
   not count); the median over the conversations that got such a reply;
@@ -28,7 +33,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from chatdesk.crm.models import Conversation, ConversationStatus
-from chatdesk.reports.days import day_start, days_between
+from chatdesk.reports.days import RANGES, day_start, days_between
 from chatdesk.reports.first_response import (
     conversations_written_to,
     first_response_median_live,
@@ -42,10 +47,11 @@ from chatdesk.reports.live import (
 )
 from chatdesk.reports.models import DailyRollup
 from chatdesk.reports.reasons import CHECK_LABELS, REASON_LABELS
-from chatdesk.reports.services import rollup_is_final
+from chatdesk.reports.services import rollup_is_final, rollup_is_fresh
 from chatdesk.tenancy.models import Workspace
 
-RANGES = (7, 30, 90)
+# RANGES is defined with the days (the rollup job needs it too); views and forms read it here.
+__all__ = ["DEFAULT_RANGE", "RANGES", "dashboard_get", "dashboard_get_cached", "dashboard_range"]
 DEFAULT_RANGE = 30
 # Many agents reloading the page should not repeat the work every time. A minute of staleness
 # is fine for a report (the page says when it was made).
@@ -102,7 +108,10 @@ class Dashboard:
     answered_conversations: int
     median_first_response: timedelta | None  # None: no conversation got a reply
     assistant: AssistantFigures
-    rollup_days: int  # closed days read from rollups (the rest were computed live)
+    rollup_days: int  # days read from rollups, today included when fresh (the rest were live)
+    # When today's figures (and those of days whose drafts wait for review) were taken: the
+    # build time of the rollups they came from, or computed_at when computed live.
+    today_as_of: datetime
 
 
 def dashboard_range(*, days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -140,29 +149,56 @@ def _draft_counts(rollup: DailyRollup) -> DraftCounts:
     return counts
 
 
-def daily_figures_get(
-    *, workspace: Workspace, first_day: date, today: date
-) -> tuple[dict[date, MessageCounts], dict[date, DraftCounts], int]:
-    """Per-day counts for first_day..today: final rollups where there are, live for the rest.
+@dataclass(frozen=True)
+class DailyFigures:
+    messages: dict[date, MessageCounts]
+    drafts: dict[date, DraftCounts]
+    rollup_days: int  # days whose message counts came from a rollup
+    conversation_days_through: date | None  # the range's ConversationDay rows are complete up
+    # to this day included (None: a closed day has no final rollup, the median is live)
+    as_of: datetime
+    today_rollup: DailyRollup | None  # when fresh
 
-    A day whose drafts still wait for review takes its assistant counts live (a review changes
-    them at any moment); its message counts still come from the rollup. Returns the two
-    per-day maps and how many days came from rollups.
+
+def daily_figures_get(
+    *, workspace: Workspace, first_day: date, today: date, now: datetime
+) -> DailyFigures:
+    """Per-day counts for first_day..today from rollups where they are usable, live for the rest.
+
+    Closed days need a final rollup. Today's rollup is usable while fresh (rollup_is_fresh).
+    A closed day whose drafts still waited for review at its last build takes its assistant
+    counts from that build while it is fresh (the job rebuilds such days every run), live when
+    it is not (a review changes them at any moment); its message counts are final either way.
     """
     days = days_between(first_day, today)
-    final = {
-        rollup.day: rollup
-        for rollup in DailyRollup.objects.for_workspace(workspace).filter(
-            day__gte=first_day, day__lt=today
-        )
-        if rollup_is_final(rollup)
-    }
-    messages = message_counts_by_day(workspace=workspace, days=[d for d in days if d not in final])
-    messages.update({day: _message_counts(rollup) for day, rollup in final.items()})
-    settled = {day: rollup for day, rollup in final.items() if not rollup.pending_review}
+    rollups = DailyRollup.objects.for_workspace(workspace).filter(
+        day__gte=first_day, day__lte=today
+    )
+    usable, fresh_at = {}, []
+    for rollup in rollups:
+        if rollup.day < today and rollup_is_final(rollup):
+            usable[rollup.day] = rollup
+        elif rollup.day == today and rollup_is_fresh(rollup, now=now):
+            usable[rollup.day] = rollup
+            fresh_at.append(rollup.built_at)
+    messages = message_counts_by_day(workspace=workspace, days=[d for d in days if d not in usable])
+    messages.update({day: _message_counts(rollup) for day, rollup in usable.items()})
+    settled = {}
+    for day, rollup in usable.items():
+        if day == today or not rollup.pending_review:
+            settled[day] = rollup
+        elif rollup_is_fresh(rollup, now=now):
+            settled[day] = rollup
+            fresh_at.append(rollup.built_at)
     drafts = draft_counts_by_day(workspace=workspace, days=[d for d in days if d not in settled])
     drafts.update({day: _draft_counts(rollup) for day, rollup in settled.items()})
-    return messages, drafts, len(final)
+    closed_rolled = all(d in usable for d in days[:-1])
+    through = (today if today in usable else today - timedelta(days=1)) if closed_rolled else None
+    # What is computed live is as of now; what still changes and came from a rollup is as of
+    # its build (all rebuilt by the same job run, so these are minutes apart at most).
+    return DailyFigures(
+        messages, drafts, len(usable), through, min(fresh_at, default=now), usable.get(today)
+    )
 
 
 def _assistant_figures(drafts: dict[date, DraftCounts]) -> AssistantFigures:
@@ -193,13 +229,20 @@ def _assistant_figures(drafts: dict[date, DraftCounts]) -> AssistantFigures:
     )
 
 
+def _stored_range_figures(daily: DailyFigures, *, days: int, today: date) -> dict | None:
+    """The range's figures stored in today's fresh rollup, when every closed day of the range
+    is read from its final rollup too (the figures were computed from those days' rows)."""
+    if daily.today_rollup is None or daily.conversation_days_through != today:
+        return None
+    return daily.today_rollup.range_figures.get(str(days))
+
+
 def dashboard_get(*, workspace: Workspace, days: int, now: datetime | None = None) -> Dashboard:
     now = now or timezone.now()
     since, until = dashboard_range(days=days, now=now)
     first_day, today = timezone.localdate(since), timezone.localdate(now)
-    messages, drafts, rollup_days = daily_figures_get(
-        workspace=workspace, first_day=first_day, today=today
-    )
+    daily = daily_figures_get(workspace=workspace, first_day=first_day, today=today, now=now)
+    messages = daily.messages
     ordered = sorted(messages.items())
     leads_per_day = [DayCount(day, {"leads": c.new_leads}) for day, c in ordered]
     messages_per_day = [
@@ -209,23 +252,42 @@ def dashboard_get(*, workspace: Workspace, days: int, now: datetime | None = Non
     outbound = sum(c.messages_out for c in messages.values())
     by_assistant = sum(c.messages_out_assistant for c in messages.values())
 
-    # Snapshots of now, and the range's distinct conversations: small indexed counts.
+    # A snapshot of now: a small indexed count.
     open_counts = (
         Conversation.objects.for_workspace(workspace)
         .filter(status=ConversationStatus.OPEN)
         .aggregate(open=Count("id"), waiting=Count("id", filter=Q(needs_human=True)))
     )
-    # Counting indexed columns, not the id: conv_written_idx alone answers (index-only scan).
-    escalation = conversations_written_to(workspace=workspace, since=since, until=until).aggregate(
-        total=Count("last_inbound_at"), escalated=Count("needs_human", filter=Q(needs_human=True))
-    )
-
-    if rollup_days == (today - first_day).days:
-        answered, median = first_response_median_rollup(
-            workspace=workspace, first_day=first_day, today=today, until=until
+    # The range's distinct conversations and its median first response: from today's fresh
+    # rollup (as of its build), else computed, from the conversation days where they are all
+    # there.
+    stored = _stored_range_figures(daily, days=days, today=today)
+    if stored is not None:
+        escalation = {"total": stored["written_to"], "escalated": stored["escalated"]}
+        answered = stored["answered"]
+        median = (
+            None if stored["median_us"] is None else timedelta(microseconds=stored["median_us"])
         )
     else:
-        answered, median = first_response_median_live(workspace=workspace, since=since, until=until)
+        # Counting indexed columns, not the id: conv_written_idx alone answers (index-only).
+        escalation = conversations_written_to(
+            workspace=workspace, since=since, until=until
+        ).aggregate(
+            total=Count("last_inbound_at"),
+            escalated=Count("needs_human", filter=Q(needs_human=True)),
+        )
+        if daily.conversation_days_through is None:
+            answered, median = first_response_median_live(
+                workspace=workspace, since=since, until=until
+            )
+        else:
+            answered, median = first_response_median_rollup(
+                workspace=workspace,
+                first_day=first_day,
+                today=today,
+                until=until,
+                with_today=daily.conversation_days_through == today,
+            )
 
     return Dashboard(
         days=days,
@@ -246,14 +308,15 @@ def dashboard_get(*, workspace: Workspace, days: int, now: datetime | None = Non
         escalation_rate=_rate(escalation["escalated"], escalation["total"]),
         answered_conversations=answered,
         median_first_response=median,
-        assistant=_assistant_figures(drafts),
-        rollup_days=rollup_days,
+        assistant=_assistant_figures(daily.drafts),
+        rollup_days=daily.rollup_days,
+        today_as_of=daily.as_of,
     )
 
 
 def dashboard_get_cached(*, workspace: Workspace, days: int) -> Dashboard:
     """dashboard_get(), remembered for CACHE_SECONDS per workspace, range and day."""
-    key = f"reports:dashboard:v2:{workspace.pk}:{days}:{timezone.localdate().isoformat()}"
+    key = f"reports:dashboard:v3:{workspace.pk}:{days}:{timezone.localdate().isoformat()}"
     figures = cache.get(key)
     if figures is None:
         figures = dashboard_get(workspace=workspace, days=days)

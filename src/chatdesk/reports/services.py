@@ -7,12 +7,17 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from chatdesk.crm.models import Conversation
-from chatdesk.reports.days import day_end, day_start, days_between
-from chatdesk.reports.first_response import REPLY_AUTHORS, conversation_days_build
+from chatdesk.reports.days import RANGES, day_end, day_start, days_between
+from chatdesk.reports.first_response import (
+    REPLY_AUTHORS,
+    conversation_days_build,
+    conversations_written_to,
+    first_response_median_rollup,
+)
 from chatdesk.reports.live import draft_counts_by_day, message_counts_by_day
 from chatdesk.reports.models import ConversationDay, DailyRollup
 from chatdesk.tenancy.models import Workspace
@@ -27,6 +32,13 @@ CONVERSATION_DAYS_KEPT = 120
 # days live meanwhile); `chatdesk reports-rebuild` does it at once.
 MISSING_DAYS_PER_RUN = 7
 PRUNE_BATCH = 5000
+# How often the worker rebuilds today's rollup (tasks.py), and how old that rollup may be for
+# the dashboard to show it instead of counting today live: the period plus a minute, because a
+# run starts a little after its slot and builds today last, so a worker that keeps up never
+# leaves a gap in which every page load counts today live. Older means the worker is down or
+# behind; then the dashboard counts live, slower but current.
+REFRESH_EVERY = timedelta(minutes=5)
+DASHBOARD_TODAY_MAX_AGE = REFRESH_EVERY + timedelta(minutes=1)
 
 
 def rollup_is_final(rollup: DailyRollup) -> bool:
@@ -35,19 +47,41 @@ def rollup_is_final(rollup: DailyRollup) -> bool:
     return rollup.built_at >= day_end(rollup.day)
 
 
+def rollup_is_fresh(rollup: DailyRollup, *, now: datetime) -> bool:
+    """Built by the worker within DASHBOARD_TODAY_MAX_AGE before `now`: good enough for figures
+    that still change (today's, or a day whose drafts wait for review), as of `built_at`.
+
+    Not fresh: built after `now` (it may count what happened after the moment asked for), or
+    at its day's first instant, which is how `daily_rollups_invalidate` marks a day to recount.
+    """
+    return (
+        day_start(rollup.day) < rollup.built_at <= now
+        and now - rollup.built_at < DASHBOARD_TODAY_MAX_AGE
+    )
+
+
 @transaction.atomic
-def daily_rollup_build(*, workspace: Workspace, day: date) -> DailyRollup:
-    """(Re)build one day's rollup and conversation days from the source tables; idempotent."""
-    started = timezone.now()  # before reading: what the build saw was committed by then
+def daily_rollup_build(
+    *, workspace: Workspace, day: date, now: datetime | None = None
+) -> DailyRollup:
+    """(Re)build one day's rollup and conversation days from the source tables; idempotent.
+    `now` (default: the clock) is the moment the build is stamped with; taken before reading,
+    what the build saw was committed by then."""
+    started = now or timezone.now()
     messages = message_counts_by_day(workspace=workspace, days=[day])[day]
     drafts = draft_counts_by_day(workspace=workspace, days=[day])[day]
-    conversation_days = conversation_days_build(workspace=workspace, day=day)
-    ConversationDay.objects.for_workspace(workspace).filter(day=day).delete()
-    ConversationDay.objects.for_workspace(workspace).bulk_create(conversation_days, batch_size=1000)
+    _conversation_days_save(
+        workspace=workspace, day=day, rows=conversation_days_build(workspace=workspace, day=day)
+    )
+    # Today's figures over whole ranges, once its conversation days are in place (the job
+    # builds a workspace's days oldest first, so the closed days of the ranges are done).
+    is_today = day == timezone.localdate(started)
+    range_figures = _range_figures(workspace=workspace, today=day) if is_today else {}
     rollup, _ = DailyRollup.objects.for_workspace(workspace).update_or_create(
         workspace=workspace,
         day=day,
         defaults={
+            "range_figures": range_figures,
             "new_leads": messages.new_leads,
             "messages_in": messages.messages_in,
             "messages_out": messages.messages_out,
@@ -66,6 +100,69 @@ def daily_rollup_build(*, workspace: Workspace, day: date) -> DailyRollup:
         },
     )
     return rollup
+
+
+def _range_figures(*, workspace: Workspace, today: date) -> dict:
+    """The non-additive figures of each dashboard range ending today (see
+    DailyRollup.range_figures): for the longest range, one query for which closed days have a
+    final rollup, then two indexed queries per range whose closed days all do. The same
+    queries the dashboard would run, so the same figures."""
+    first = today - timedelta(days=max(RANGES) - 1)
+    final = {
+        rollup.day
+        for rollup in DailyRollup.objects.for_workspace(workspace)
+        .filter(day__gte=first, day__lt=today)
+        .only("day", "built_at")
+        if rollup_is_final(rollup)
+    }
+    figures = {}
+    for days in RANGES:
+        first_day = today - timedelta(days=days - 1)
+        if not final.issuperset(days_between(first_day, today - timedelta(days=1))):
+            continue
+        until = day_end(today)
+        written = conversations_written_to(
+            workspace=workspace, since=day_start(first_day), until=until
+        ).aggregate(
+            total=Count("last_inbound_at"),
+            escalated=Count("needs_human", filter=Q(needs_human=True)),
+        )
+        answered, median = first_response_median_rollup(
+            workspace=workspace, first_day=first_day, today=today, until=until, with_today=True
+        )
+        figures[str(days)] = {
+            "written_to": written["total"],
+            "escalated": written["escalated"],
+            "answered": answered,
+            # Whole microseconds: the stored median is exactly the computed one.
+            "median_us": None if median is None else median // timedelta(microseconds=1),
+        }
+    return figures
+
+
+def _conversation_days_save(
+    *, workspace: Workspace, day: date, rows: list[ConversationDay]
+) -> None:
+    """Store a day's rows, writing only those that changed. Today is rebuilt every few minutes
+    and almost all of its rows are as they were (the reply hook already keeps `first_reply_at`
+    current): deleting and re-inserting them each run would rewrite every row and its index
+    entries all day long, bloating the table the median reads."""
+    scoped = ConversationDay.objects.for_workspace(workspace)
+    stored = {row.conversation_id: row for row in scoped.filter(day=day)}
+    fields = ("first_inbound_at", "first_reply_at", "previous_day")
+    new, changed = [], []
+    for row in rows:
+        old = stored.pop(row.conversation_id, None)
+        if old is None:
+            new.append(row)
+        elif any(getattr(old, f) != getattr(row, f) for f in fields):
+            for f in fields:
+                setattr(old, f, getattr(row, f))
+            changed.append(old)
+    if stored:  # the customer's messages of that day are gone (e.g. a contact was erased)
+        scoped.filter(pk__in=[row.pk for row in stored.values()]).delete()
+    scoped.bulk_update(changed, fields, batch_size=500)
+    scoped.bulk_create(new, batch_size=1000)
 
 
 def daily_rollups_rebuild(*, workspace: Workspace, first_day: date, last_day: date) -> int:
