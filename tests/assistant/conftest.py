@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from chatdesk.assistant.knowledge import KnowledgeDocument, parse_knowledge_yaml
 
@@ -23,3 +24,20 @@ def clinc_path() -> Path:
     if not CLINC.is_file():
         pytest.skip(f"CLINC150 is not at {CLINC} (the shared datasets folder beside the repo)")
     return CLINC
+
+
+@pytest.fixture
+def llm_env(settings):
+    """`llm_env(url)`: point the LLM_* settings at a fake OpenAI-compatible server."""
+
+    def configure(url: str, timeout: int = 5):
+        settings.ENV = settings.ENV.model_copy(
+            update={
+                "LLM_BASE_URL": url,
+                "LLM_API_KEY": SecretStr("sk-test-key-0001"),
+                "LLM_MODEL": "tiny-model",
+                "LLM_TIMEOUT_SECONDS": timeout,
+            }
+        )
+
+    return configure

@@ -8,7 +8,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from pydantic import SecretStr
 
 from chatdesk.assistant.compose import ApprovedAnswerComposer
 from chatdesk.assistant.llm import LLMComposer, composer_from_settings
@@ -75,21 +74,6 @@ class FakeLLM:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def llm_env(settings):
-    def configure(url: str, timeout: int = 5):
-        settings.ENV = settings.ENV.model_copy(
-            update={
-                "LLM_BASE_URL": url,
-                "LLM_API_KEY": SecretStr("sk-test-key-0001"),
-                "LLM_MODEL": "tiny-model",
-                "LLM_TIMEOUT_SECONDS": timeout,
-            }
-        )
-
-    return configure
 
 
 def test_without_llm_settings_the_approved_answer_composer_is_used(settings):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from pydantic import SecretStr
 
 from chatdesk.assistant.configuration import assistant_config_update
 from chatdesk.assistant.evaluation import parse_suite, run_suite
@@ -47,19 +46,9 @@ def nothing_leaves(monkeypatch):
 
 
 @pytest.fixture
-def llm(settings):
-    def configure(url: str, timeout: int = 5):
-        settings.ENV = settings.ENV.model_copy(
-            update={
-                "LLM_BASE_URL": url,
-                "LLM_API_KEY": SecretStr("sk-test-key-0001"),
-                "LLM_MODEL": "tiny-model",
-                "LLM_TIMEOUT_SECONDS": timeout,
-            }
-        )
-
+def llm(llm_env, settings):
     settings.ENV = settings.ENV.model_copy(update={"LLM_BASE_URL": None})
-    return configure
+    return llm_env
 
 
 def try_message(client, world, message: str, **extra):
