@@ -2,9 +2,9 @@
 
     scope gate (forbidden topic in the message? confident match?) -> composer -> guard
 
-Pure: no database, no network (unless the composer passed in makes calls). The worker, the
-sandbox and `chatdesk assistant-eval` all call `assistant_decide`, so what is measured is what
-runs.
+Pure: no database, no network (unless the composer or the "openai" retriever makes calls). The
+worker, the sandbox and `chatdesk assistant-eval` all call `assistant_decide`, so what is
+measured is what runs.
 """
 
 from __future__ import annotations
@@ -49,25 +49,40 @@ class Decision:
         return "; ".join(self.reasons)
 
 
-RETRIEVER_NAMES = ("lexical", "embeddings")
+RETRIEVER_NAMES = ("lexical", "embeddings", "openai")
+
+
+class RetrieverUnavailable(RuntimeError):
+    """A retriever cannot score right now (endpoint down, not configured). The message names
+    the cause without any secret: it is recorded as the escalation's reason."""
 
 
 @lru_cache(maxsize=64)
-def _cached_retriever(name: str, entries: tuple[Entry, ...]) -> Retriever:
+def _cached_retriever(name: str, entries: tuple[Entry, ...], endpoint=None) -> Retriever:
     # Entries are immutable values: an edited entry is a different key, so the cache never
-    # serves a stale index; the size bound keeps memory flat across many workspaces.
+    # serves a stale index; the size bound keeps memory flat across many workspaces. The
+    # remote retriever's endpoint is part of the key: changed settings embed afresh.
     if name == "lexical":
         return LexicalRetriever(entries)
     if name == "embeddings":
         from chatdesk.assistant.embeddings import EmbeddingRetriever
 
         return EmbeddingRetriever(entries)
+    if name == "openai":
+        from chatdesk.assistant.remote_embeddings import remote_retriever
+
+        return remote_retriever(entries, endpoint)
     raise ValueError(f"unknown retriever {name!r}; choose from {', '.join(RETRIEVER_NAMES)}")
 
 
 def retriever_for(name: str, *, entries: Sequence[Entry], config: AssistantSettings) -> Retriever:
     """The named retriever over the entries this configuration lets the assistant use."""
-    return _cached_retriever(name, usable_entries(entries, config))
+    endpoint = None
+    if name == "openai":
+        from chatdesk.assistant.remote_embeddings import endpoint_from_settings
+
+        endpoint = endpoint_from_settings()
+    return _cached_retriever(name, usable_entries(entries, config), endpoint)
 
 
 def usable_entries(entries: Sequence[Entry], settings: AssistantSettings) -> tuple[Entry, ...]:
@@ -90,7 +105,7 @@ def assistant_decide(
     entries: Sequence[Entry],
     config: AssistantSettings,
     composer: Composer | None = None,
-    retriever: Retriever | None = None,
+    retriever: Retriever | str | None = None,
     customer_name: str | None = None,
 ) -> Decision:
     """Decide what to do with one message.
@@ -98,22 +113,33 @@ def assistant_decide(
     `context_turns` are the customer's earlier messages, most recent first (weighted less than
     the message). `customer_name` is the contact's display name; only a first name derived from
     it reaches the composer. `retriever` defaults to the lexical one over the usable entries;
-    pass `retriever_for(name, ...)` for another, never one built over unfiltered entries.
+    pass a name (`RETRIEVER_NAMES`) or `retriever_for(name, ...)` for another, never one built
+    over unfiltered entries. A retriever that fails escalates with the reason recorded.
     """
     message = (message_text or "").strip()
     if not message:
         return Decision(ESCALATE, None, (), 0.0, reasons=("empty message",))
 
-    if retriever is None:
-        retriever = retriever_for("lexical", entries=entries, config=config)
-    result: ScopeResult = retriever.search(message, context=list(context_turns))
-    ranked = tuple(m.entry.key for m in result.matches)
-    score = round(result.confidence, 4)
-
     reasons = [
         f"forbidden topic: {hit.topic} ({hit.phrase!r})"
         for hit in detect_forbidden_topics(message, config.forbidden_topics)
     ]
+    try:
+        if retriever is None or isinstance(retriever, str):
+            retriever = retriever_for(retriever or "lexical", entries=entries, config=config)
+        result: ScopeResult = retriever.search(message, context=list(context_turns))
+    except Exception as exc:  # an unreachable endpoint must escalate, never drop the message
+        if isinstance(exc, RetrieverUnavailable):
+            detail = str(exc)
+            logger.warning("assistant retriever unavailable: %s", detail)
+        else:  # a bug, or a library error whose text may quote a URL or a key: name only
+            detail = type(exc).__name__
+            logger.exception("assistant retriever crashed")
+        reasons.append(f"retriever unavailable: {detail}")
+        return Decision(ESCALATE, None, (), 0.0, reasons=tuple(reasons))
+    ranked = tuple(m.entry.key for m in result.matches)
+    score = round(result.confidence, 4)
+
     top = result.top
     if top is None:
         reasons.append("no knowledge entry matches")

@@ -148,6 +148,9 @@ class EmbeddingRetriever:
     """
 
     name = "embeddings"
+    # The calibration model the confidence comes from: a retriever with another encoder (the
+    # remote one, remote_embeddings.py) reuses this one as a starting point.
+    calibration_name = "embeddings"
 
     def __init__(self, entries: Sequence[Entry], *, encoder: Encoder | None = None):
         self.entries = [e for e in entries if e.enabled]
@@ -245,7 +248,7 @@ class EmbeddingRetriever:
         }
         return ScopeResult(
             matches=matches,
-            confidence=calibration.confidence(self.name, features),
+            confidence=calibration.confidence(self.calibration_name, features),
             features=features,
             corrections=lexical.corrections,
         )

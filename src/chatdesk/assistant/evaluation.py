@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from chatdesk.assistant.compose import ApprovedAnswerComposer, Composer
 from chatdesk.assistant.conf import AssistantSettings
-from chatdesk.assistant.decide import ANSWER, ESCALATE, Decision, assistant_decide, retriever_for
+from chatdesk.assistant.decide import ANSWER, ESCALATE, Decision, assistant_decide
 from chatdesk.assistant.knowledge import Entry, KnowledgeDocument
 from chatdesk.assistant.retrieval import Retriever
 from chatdesk.assistant.topics import TopicHit, detect_forbidden_topics
@@ -158,8 +158,7 @@ def assistant_evaluate(
     (the suite's `history`, the sandbox's earlier turns). `assistant-eval` and the sandbox both
     call this, so what they show is what the worker's `assistant_decide` does.
     """
-    if isinstance(retriever, str):
-        retriever = retriever_for(retriever, entries=entries, config=config)
+    # A name is resolved inside `assistant_decide`, which escalates when the retriever fails.
     recorded = _Recorded(composer or ApprovedAnswerComposer())
     decision = assistant_decide(
         message,
@@ -184,7 +183,7 @@ def run_suite(
     composer: Composer | None = None,
     retriever: str = "lexical",
 ) -> list[CaseResult]:
-    search = retriever_for(retriever, entries=document.entries, config=document.settings)
+    # By name: retriever_for caches it per process, and a failing one escalates per case.
     results = []
     for case in cases:
         decision = assistant_evaluate(
@@ -193,7 +192,7 @@ def run_suite(
             entries=document.entries,
             config=document.settings,
             composer=composer,
-            retriever=search,
+            retriever=retriever,
             customer_name=case.name,
         ).decision
         results.append(

@@ -19,6 +19,7 @@ import logging
 from dataclasses import asdict
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -130,6 +131,7 @@ def assistant_respond_to(
         entries=knowledge_entries(workspace=workspace, enabled_only=True),
         config=config.to_settings(),
         composer=composer,
+        retriever=settings.ENV.ASSISTANT_RETRIEVER,
         customer_name=message.conversation.contact.name,
     )
     with transaction.atomic():

@@ -62,6 +62,12 @@ class EmailProvider(StrEnum):
     RESEND = "resend"  # through django-anymail
 
 
+class AssistantRetriever(StrEnum):
+    LEXICAL = "lexical"  # bm25s + typo tolerance, always installed
+    EMBEDDINGS = "embeddings"  # the packaged MiniLM (optional extra `embeddings`)
+    OPENAI = "openai"  # EMBEDDINGS_MODEL on the OpenAI-compatible LLM endpoint
+
+
 class LogFormat(StrEnum):
     JSON = "json"
     TEXT = "text"
@@ -110,7 +116,11 @@ class AppSettings(BaseSettings):
     LLM_MODEL: str | None = Field(None, description="LLM model name (optional)")
     LLM_TIMEOUT_SECONDS: int = Field(15, ge=1, le=120, description="LLM call timeout, seconds")
     EMBEDDINGS_MODEL: str | None = Field(
-        None, description="embeddings model on the LLM endpoint, for the embeddings retriever"
+        None, description="embeddings model on the LLM endpoint, for ASSISTANT_RETRIEVER=openai"
+    )
+    ASSISTANT_RETRIEVER: AssistantRetriever = Field(
+        AssistantRetriever.LEXICAL,
+        description="assistant scope gate: lexical, embeddings (extra) or openai (endpoint)",
     )
     WEBHOOK_EVENT_RETENTION_DAYS: int = Field(
         30, ge=1, le=3650, description="days raw webhook events are kept for replay and audit"
@@ -431,11 +441,50 @@ def load_environment(environ: Mapping[str, str] | None = None) -> Environment:
             )
         # Re-read without the broken variables so the checklist can still show everything else.
         settings = _build({k: v for k, v in source.items() if k not in bad})
+    problems += [p for p in retriever_problems(settings) if p.variable not in bad]
     if settings.is_production:
         # A variable already reported invalid was read as unset: its production rules would
         # judge the development default instead (e.g. "contains the development key").
         problems += [p for p in production_problems(settings, provided) if p.variable not in bad]
     return Environment(settings=settings, problems=problems, provided=provided)
+
+
+def retriever_problems(settings: AppSettings) -> list[Problem]:
+    """What the chosen ASSISTANT_RETRIEVER needs; missing, every message would escalate."""
+    problems: list[Problem] = []
+    if settings.ASSISTANT_RETRIEVER is AssistantRetriever.EMBEDDINGS:
+        # Imported only when chosen: the check looks for the extra's packages and model.
+        from chatdesk.assistant.embeddings import INSTALL_HINT, missing
+
+        reason = missing()
+        if reason:
+            problems.append(
+                Problem(
+                    "ASSISTANT_RETRIEVER",
+                    f"is embeddings but the optional extra is not installed ({reason})",
+                    f"install it: {INSTALL_HINT}; or set ASSISTANT_RETRIEVER=lexical",
+                    E_INVALID,
+                    invalid=True,
+                )
+            )
+    elif settings.ASSISTANT_RETRIEVER is AssistantRetriever.OPENAI:
+        fixes = {
+            "LLM_BASE_URL": "set it to the OpenAI-compatible endpoint, e.g. https://llm.example.com/v1",
+            "LLM_API_KEY": "set it to the endpoint's API key",
+            "EMBEDDINGS_MODEL": "set it to an embeddings model the endpoint serves",
+        }
+        for variable, fix in fixes.items():
+            if getattr(settings, variable) is None:
+                problems.append(
+                    Problem(
+                        variable,
+                        "is required when ASSISTANT_RETRIEVER=openai but not set",
+                        f"{fix}; or set ASSISTANT_RETRIEVER=lexical",
+                        E_INVALID,
+                        invalid=True,
+                    )
+                )
+    return problems
 
 
 def _build(source: dict[str, str]) -> AppSettings:

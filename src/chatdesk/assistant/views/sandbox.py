@@ -105,6 +105,7 @@ class SandboxView(AssistantAdminMixin, TemplateView):
             entries=entries,
             config=settings_,
             composer=composer_from_settings(),
+            retriever=settings.ENV.ASSISTANT_RETRIEVER,
             customer_name=data["name"] or None,
         )
         by_key = {e.key: e for e in entries}

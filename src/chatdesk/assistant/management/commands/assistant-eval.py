@@ -63,6 +63,16 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"--retriever embeddings needs the optional extra ({missing()}): {INSTALL_HINT}"
                 )
+        if options["retriever"] == "openai":
+            from chatdesk.assistant.remote_embeddings import (
+                RemoteEmbeddingsError,
+                endpoint_from_settings,
+            )
+
+            try:
+                endpoint_from_settings()
+            except RemoteEmbeddingsError as exc:
+                raise CommandError(f"--retriever openai: {exc}") from None
         results = run_suite(
             document, cases, composer=composer_from_settings(), retriever=options["retriever"]
         )
