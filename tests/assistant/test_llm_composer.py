@@ -4,76 +4,40 @@ good, bad and failing answers."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from chatdesk.assistant.compose import ApprovedAnswerComposer
 from chatdesk.assistant.llm import LLMComposer, composer_from_settings
 from chatdesk.assistant.models import DraftStatus
+from tests.assistant.fake_openai import FakeOpenAIServer
 from tests.assistant.helpers import ACTOR, assistant_world, customer_writes, replies, run_pipeline
 
 PHONE = "6281298765432"
 
 
-class FakeLLM:
+class FakeLLM(FakeOpenAIServer):
     """Answers POST /v1/chat/completions with the scripted replies in order (then the last)."""
 
     def __init__(self, replies: list, status: int = 200, delay: float = 0.0):
-        self.replies, self.status, self.delay = replies, status, delay
-        self.requests: list[dict] = []
-        fake = self
+        self.replies = replies
+        super().__init__(status=status, delay=delay)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append(
-                    {"path": self.path, "body": body, "auth": self.headers["Authorization"]}
-                )
-                if fake.delay:
-                    threading.Event().wait(fake.delay)
-                text = fake.replies.pop(0) if len(fake.replies) > 1 else fake.replies[0]
-                payload = {
-                    "id": "chatcmpl-1",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": text},
-                        }
-                    ],
+    def answer(self, body: dict) -> dict:
+        text = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        return {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text},
                 }
-                if fake.status != 200:
-                    payload = {"error": {"message": "overloaded", "type": "server_error"}}
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(fake.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and left
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+            ],
+        }
 
 
 def test_without_llm_settings_the_approved_answer_composer_is_used(settings):

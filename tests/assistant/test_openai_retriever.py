@@ -7,8 +7,6 @@ import hashlib
 import io
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -19,6 +17,7 @@ from chatdesk.assistant.decide import ANSWER, ESCALATE, assistant_decide
 from chatdesk.assistant.models import DraftStatus
 from chatdesk.config.env import E_INVALID, AssistantRetriever, load_environment
 from tests.assistant.conftest import EXAMPLE_KB
+from tests.assistant.fake_openai import FakeOpenAIServer
 from tests.assistant.helpers import assistant_world, customer_writes, replies, run_pipeline
 
 PHONE = "6281298765432"
@@ -35,60 +34,20 @@ def hashed_bag_of_words(text: str) -> list[float]:
     return vector
 
 
-class FakeEmbeddings:
+class FakeEmbeddings(FakeOpenAIServer):
     """Answers POST /v1/embeddings with hashed bag-of-words vectors (or `status`, after `delay`)."""
 
-    def __init__(self, status: int = 200, delay: float = 0.0):
-        self.status, self.delay = status, delay
-        self.requests: list[dict] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append(
-                    {"path": self.path, "body": body, "auth": self.headers["Authorization"]}
-                )
-                if fake.delay:
-                    threading.Event().wait(fake.delay)
-                inputs = body["input"]
-                payload = {
-                    "object": "list",
-                    "model": body["model"],
-                    # out of order on purpose: the client must sort by index
-                    "data": [
-                        {"object": "embedding", "index": i, "embedding": hashed_bag_of_words(t)}
-                        for i, t in reversed(list(enumerate(inputs)))
-                    ],
-                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
-                }
-                if fake.status != 200:
-                    payload = {"error": {"message": "overloaded", "type": "server_error"}}
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(fake.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and left
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, body: dict) -> dict:
+        return {
+            "object": "list",
+            "model": body["model"],
+            # out of order on purpose: the client must sort by index
+            "data": [
+                {"object": "embedding", "index": i, "embedding": hashed_bag_of_words(t)}
+                for i, t in reversed(list(enumerate(body["input"])))
+            ],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
 
     def inputs(self) -> list[str]:
         return [text for r in self.requests for text in r["body"]["input"]]
