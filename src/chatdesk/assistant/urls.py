@@ -6,11 +6,14 @@ in tests/assistant/tenant_url_samples.py.
 
 from django.urls import path
 
+from chatdesk.assistant.views import knowledge as knowledge_views
+from chatdesk.assistant.views import review as review_views
+from chatdesk.assistant.views import sandbox as sandbox_views
+from chatdesk.assistant.views import settings as settings_views
+
 app_name = "assistant"
 
 # Review queue and the thread's assistant panel (agents).
-from chatdesk.assistant.views import review as review_views  # noqa: E402
-
 review_patterns: list = [
     path("review/", review_views.ReviewQueueView.as_view(), name="review"),
     path("drafts/<int:draft_id>/", review_views.DraftDetailView.as_view(), name="draft"),
@@ -37,9 +40,6 @@ review_patterns: list = [
 ]
 
 # Assistant settings, knowledge and sandbox (admins).
-from chatdesk.assistant.views import knowledge as knowledge_views  # noqa: E402
-from chatdesk.assistant.views import sandbox as sandbox_views  # noqa: E402
-from chatdesk.assistant.views import settings as settings_views  # noqa: E402
 
 admin_patterns: list = [
     path("settings/", settings_views.AssistantSettingsView.as_view(), name="settings"),
